@@ -1,0 +1,3 @@
+from snac_cli.cli import main
+
+main()

@@ -1,0 +1,78 @@
+"""Building blocks shared by the encoder and decoder: weight-normed convolutions, Snake, residual units."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import weight_norm
+
+
+def wn_conv1d(*args, **kwargs) -> nn.Conv1d:
+    """A Conv1d with weight normalization (w = g * v / ||v||), as the checkpoints store it."""
+    return weight_norm(nn.Conv1d(*args, **kwargs))
+
+
+def wn_conv_transpose1d(*args, **kwargs) -> nn.ConvTranspose1d:
+    """A ConvTranspose1d with weight normalization."""
+    return weight_norm(nn.ConvTranspose1d(*args, **kwargs))
+
+
+def fold_weight_norm(module: nn.Module) -> None:
+    """Replace every weight-norm parametrization below `module` by the plain weight it computes."""
+    for m in module.modules():
+        if parametrize.is_parametrized(m, "weight"):
+            # leave_parametrized keeps torch's own g * v / ||v||, so the folded weight is bit-identical.
+            parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+
+
+class Snake1d(nn.Module):
+    """Snake activation, x + sin^2(alpha * x) / alpha, with a learned alpha per channel."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(1, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The 1e-9 guards alpha = 0; the operation order matches the reference bit for bit.
+        inv_alpha = (self.alpha + 1e-9).reciprocal()
+        if torch.is_grad_enabled():
+            return x + inv_alpha * torch.sin(self.alpha * x).pow(2)
+        s = torch.mul(self.alpha, x).sin_()
+        return s.mul_(s).mul_(inv_alpha).add_(x)
+
+
+class ResidualUnit(nn.Module):
+    """Snake -> dilated (optionally depthwise) conv -> Snake -> 1x1 conv, plus the input."""
+
+    def __init__(self, dim: int, dilation: int = 1, kernel: int = 7, groups: int = 1):
+        super().__init__()
+        pad = (kernel - 1) * dilation // 2
+        self.block = nn.Sequential(
+            Snake1d(dim),
+            wn_conv1d(dim, dim, kernel_size=kernel, dilation=dilation, padding=pad, groups=groups),
+            Snake1d(dim),
+            wn_conv1d(dim, dim, kernel_size=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+def residual_stack(dim: int, groups: int) -> list[nn.Module]:
+    """The three residual units, dilations 1, 3 and 9, that every encoder and decoder block holds."""
+    return [ResidualUnit(dim, dilation=d, groups=groups) for d in (1, 3, 9)]
+
+
+class NoiseBlock(nn.Module):
+    """Adds Gaussian noise, one draw per time step shared by all channels, scaled by a 1x1 conv of x."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.linear = wn_conv1d(dim, dim, kernel_size=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, _, T = x.shape
+        # One randn of shape (B, 1, T) per block, in decoder order: the reference's draws, for equal output.
+        noise = torch.randn((B, 1, T), device=x.device, dtype=x.dtype)
+        return x + noise * self.linear(x)

@@ -1,0 +1,89 @@
+"""SNAC: a multi-scale neural audio codec (encoder, residual VQ with per-codebook strides, decoder)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import SNACConfig
+from .decoder import Decoder
+from .encoder import Encoder
+from .layers import fold_weight_norm
+from .pretrained import load_checkpoint, load_weights
+from .quantizer import ResidualVectorQuantize
+
+
+class SNAC(nn.Module):
+    """The codec. Construct from a `SNACConfig` (or its fields as keywords) or with `from_pretrained`."""
+
+    def __init__(self, config: SNACConfig | None = None, **config_fields: Any):
+        super().__init__()
+        if config is None:
+            config = SNACConfig.from_dict(config_fields)
+        elif config_fields:
+            raise TypeError("pass either a SNACConfig or config fields, not both")
+        assert config.latent_dim is not None
+        self.config = config
+        self.sampling_rate = config.sampling_rate
+        self.hop_length = config.hop_length
+        self.vq_strides = list(config.vq_strides)
+        self.n_codebooks = len(config.vq_strides)
+        self.codebook_size = config.codebook_size
+        self.codebook_dim = config.codebook_dim
+        self.attn_window_size = config.attn_window_size
+        self.latent_dim = config.latent_dim
+        self.encoder = Encoder(config.encoder_dim, config.encoder_rates, config.depthwise, config.attn_window_size)
+        self.quantizer = ResidualVectorQuantize(
+            config.latent_dim, config.codebook_size, config.codebook_dim, config.vq_strides
+        )
+        self.decoder = Decoder(
+            config.latent_dim,
+            config.decoder_dim,
+            config.decoder_rates,
+            config.noise,
+            config.depthwise,
+            config.attn_window_size,
+        )
+
+    def preprocess(self, audio: torch.Tensor) -> torch.Tensor:
+        """Right-pad audio (..., T) with zeros to a multiple of the model's padding unit."""
+        unit = self.config.pad_unit
+        return F.pad(audio, (0, -audio.shape[-1] % unit))
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Encode and decode audio (B, 1, T): (reconstruction trimmed to T, codes)."""
+        length = audio.shape[-1]
+        z_q, codes = self.quantizer(self.encoder(self.preprocess(audio)))
+        return self.decoder(z_q)[..., :length], codes
+
+    @torch.inference_mode()
+    def encode(self, audio: torch.Tensor) -> list[torch.Tensor]:
+        """Audio (B, 1, T) -> one code tensor (B, T_i) per codebook, coarsest first."""
+        _, codes = self.quantizer(self.encoder(self.preprocess(audio)))
+        return codes
+
+    @torch.inference_mode()
+    def decode(self, codes: list[torch.Tensor]) -> torch.Tensor:
+        """Codes -> audio (B, 1, frames * hop), including any padding that `preprocess` added."""
+        return self.decoder(self.quantizer.from_codes(codes))
+
+    def fold_weight_norm(self) -> SNAC:
+        """Compute every weight-normed weight once, for inference; training needs an unfolded model."""
+        fold_weight_norm(self)
+        return self
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike[str], **hub_kwargs: Any) -> SNAC:
+        """Load an official or local checkpoint, ready for inference (eval mode, weight norm folded).
+
+        `name_or_path` is a short name (24khz, 32khz, 44khz), a Hub repo id, or a local folder holding
+        config.json and pytorch_model.bin or model.safetensors; `hub_kwargs` go to `hf_hub_download`.
+        """
+        config, state_dict = load_checkpoint(name_or_path, **hub_kwargs)
+        model = cls(config)
+        load_weights(model, state_dict, source=str(name_or_path))
+        return model.eval().fold_weight_norm()

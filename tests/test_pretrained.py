@@ -1,0 +1,126 @@
+"""Loading checkpoints: local folders, the Hub cache, both weight-norm layouts, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from conftest import CONFIGS, make_checkpoint
+from signals import speech_like
+
+from snac_cli import SNAC, CheckpointError, ModelNotFoundError
+
+
+def encode_speech(model: SNAC) -> list[torch.Tensor]:
+    return model.encode(torch.from_numpy(speech_like(model.sampling_rate, 3000))[None, None])
+
+
+@pytest.mark.parametrize("layout", ["legacy", "safetensors"])
+def test_every_layout_loads_to_the_same_model(tmp_path, checkpoint, layout):
+    official = SNAC.from_pretrained(checkpoint("tiny"))
+    other = SNAC.from_pretrained(make_checkpoint(tmp_path / layout, CONFIGS["tiny"], seed=0, layout=layout))
+    assert all(torch.equal(a, b) for a, b in zip(encode_speech(official), encode_speech(other), strict=True))
+
+
+def test_a_model_in_the_hub_cache_loads_offline_by_short_name(tmp_path, checkpoint):
+    snapshot = tmp_path / "models--hubertsiuzdak--snac_24khz" / "snapshots" / ("0" * 40)
+    shutil.copytree(checkpoint("tiny"), snapshot)
+    (tmp_path / "models--hubertsiuzdak--snac_24khz" / "refs").mkdir()
+    (tmp_path / "models--hubertsiuzdak--snac_24khz" / "refs" / "main").write_text("0" * 40)
+    model = SNAC.from_pretrained("24khz", cache_dir=tmp_path)
+    assert model.sampling_rate == CONFIGS["tiny"]["sampling_rate"]
+
+
+def test_a_model_missing_offline_says_how_to_get_it(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="hf download hubertsiuzdak/snac_32khz"):
+        SNAC.from_pretrained("32khz", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("path", ["./no/such/folder", "/no/such/folder"])
+def test_a_missing_local_folder_is_named(path):
+    with pytest.raises(ModelNotFoundError, match="no checkpoint folder at"):
+        SNAC.from_pretrained(path)
+
+
+def test_a_folder_without_weights_is_not_a_checkpoint(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(CONFIGS["tiny"]))
+    with pytest.raises(ModelNotFoundError, match="needs config.json and pytorch_model.bin"):
+        SNAC.from_pretrained(tmp_path)
+
+
+def copy_of(checkpoint, tmp_path):
+    return shutil.copytree(checkpoint("tiny"), tmp_path / "ckpt")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda b: b[: len(b) // 2], id="truncated"),
+        pytest.param(lambda b: b"\x00" * len(b), id="zeroed"),
+        pytest.param(lambda b: b"not a checkpoint", id="text"),
+        pytest.param(lambda b: b"", id="empty"),
+    ],
+)
+def test_a_corrupt_weights_file_is_a_clear_error(tmp_path, checkpoint, damage):
+    folder = copy_of(checkpoint, tmp_path)
+    weights = folder / "pytorch_model.bin"
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        SNAC.from_pretrained(folder)
+
+
+class Exploit:
+    def __reduce__(self):
+        return (print, ("code ran",))
+
+
+def test_a_checkpoint_never_runs_code(tmp_path, checkpoint, capsys):
+    folder = copy_of(checkpoint, tmp_path)
+    torch.save({"x": Exploit()}, folder / "pytorch_model.bin")
+    with pytest.raises(CheckpointError):
+        SNAC.from_pretrained(folder)
+    assert "code ran" not in capsys.readouterr().out
+
+
+def rewrite_state_dict(folder, change):
+    path = folder / "pytorch_model.bin"
+    state_dict = torch.load(path, weights_only=True)
+    change(state_dict)
+    torch.save(state_dict, path)
+
+
+def test_missing_and_unexpected_keys_are_named(tmp_path, checkpoint):
+    folder = copy_of(checkpoint, tmp_path)
+
+    def change(sd):
+        del sd["quantizer.quantizers.0.codebook.weight"]
+        sd["extra.weight"] = torch.zeros(1)
+
+    rewrite_state_dict(folder, change)
+    with pytest.raises(CheckpointError, match=r"1 missing keys \(quantizer.quantizers.0.codebook.weight\).*"
+                       r"1 unexpected keys \(extra.weight\)"):  # fmt: skip
+        SNAC.from_pretrained(folder)
+
+
+def test_a_misshapen_weight_is_named(tmp_path, checkpoint):
+    folder = copy_of(checkpoint, tmp_path)
+    rewrite_state_dict(folder, lambda sd: sd.update({"encoder.block.0.bias": torch.zeros(3)}))
+    with pytest.raises(CheckpointError, match=r"encoder.block.0.bias: \(3,\) in the file, \(8,\) in the model"):
+        SNAC.from_pretrained(folder)
+
+
+@pytest.mark.parametrize(
+    "config_text, message",
+    [
+        ("{not json", "bad config"),
+        ('{"sampling_rate": 1, "colour": 2}', "unknown config keys: colour"),
+        ("[]", "bad config"),
+    ],
+)
+def test_a_bad_config_is_a_clear_error(tmp_path, checkpoint, config_text, message):
+    folder = copy_of(checkpoint, tmp_path)
+    (folder / "config.json").write_text(config_text)
+    with pytest.raises(CheckpointError, match=message):
+        SNAC.from_pretrained(folder)
