@@ -1,14 +1,150 @@
-"""The `snac` command line: thin Typer commands over the library."""
+"""The `snac` command line: Typer commands that parse, call the library, and print.
+
+Heavy modules (torch, the model) are imported inside the commands that need them, so that `snac --help`
+and `snac info` answer at once.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, BinaryIO, TypeVar
 
 import typer
 
 from . import __version__
+from .errors import InputError, OutputError, SnacError
 
-app = typer.Typer(help="snac: a neural audio codec for the command line (SNAC, multi-scale codes).", no_args_is_help=True)
+app = typer.Typer(
+    help="snac: a neural audio codec for the command line (SNAC, multi-scale discrete codes).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+state = {"debug": False}
+T = TypeVar("T")
+
+
+class Channels(str, Enum):
+    mix = "mix"
+    keep = "keep"
+
+
+class Normalize(str, Enum):
+    loudness = "loudness"
+    peak = "peak"
+    none = "none"
+
+
+class Subtype(str, Enum):
+    PCM_16 = "PCM_16"
+    PCM_24 = "PCM_24"
+    FLOAT = "FLOAT"
+
+
+ModelOption = Annotated[
+    str, typer.Option("--model", "-m", help="24khz, 32khz, 44khz, a Hugging Face repo id, or a local checkpoint folder.")
+]
+DeviceOption = Annotated[str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N.")]
+ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+NormalizeOption = Annotated[
+    Normalize, typer.Option(help="Input level before encoding (undone on decode): loudness (-16 LUFS), peak, none.")
+]
+ChannelsOption = Annotated[Channels, typer.Option(help="mix: downmix to mono; keep: encode every channel.")]
+SeedOption = Annotated[int, typer.Option(help="Seed of the decoder's noise (decoding is deterministic).")]
+ChunkOption = Annotated[float, typer.Option(help="Seconds of audio per inference chunk (memory vs. speed).", min=0.1)]
+
+
+# ---- plumbing -------------------------------------------------------------------------------------------
+
+
+def fail(error: SnacError) -> typer.Exit:
+    typer.echo(f"snac: error: {error}", err=True)
+    return typer.Exit(code=error.exit_code)
+
+
+def guarded(command: Callable[[], T]) -> T:
+    """Run a command body: user-facing errors become one line on stderr and an exit code."""
+    try:
+        return command()
+    except SnacError as e:
+        if state["debug"]:
+            traceback.print_exc()
+        raise fail(e) from None
+    except KeyboardInterrupt:
+        typer.echo("snac: interrupted", err=True)
+        raise typer.Exit(code=130) from None
+    except BrokenPipeError:
+        raise typer.Exit(code=141) from None
+    except OSError as e:
+        if state["debug"]:
+            traceback.print_exc()
+        raise fail(OutputError(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))) from None
+
+
+def check_output(path: str, force: bool, *inputs: str) -> None:
+    """Refuse to clobber an existing output (or an input) before doing any work."""
+    if path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"{path}: is a directory")
+    if any(i != "-" and Path(i).exists() and target.exists() and target.samefile(i) for i in inputs):
+        raise OutputError(f"{path}: output would overwrite the input")
+    if target.exists() and not force:
+        raise OutputError(f"{path}: exists (use --force to overwrite)")
+    if not target.parent.is_dir():
+        raise OutputError(f"{path}: no such directory {target.parent}")
+
+
+def binary_input(path: str) -> contextlib.AbstractContextManager[BinaryIO]:
+    if path == "-":
+        return contextlib.nullcontext(sys.stdin.buffer)
+    if not Path(path).exists():
+        raise InputError(f"{path}: no such file")
+    if Path(path).is_dir():
+        raise InputError(f"{path}: is a directory")
+    return open(path, "rb")
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total_seconds: float | None, rate: int, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr, only on a terminal; yields the callback to feed with model-rate samples."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.1f}/{task.total:.1f} s")]
+    with Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), transient=True, console=stderr_console()) as bar:
+        task = bar.add_task(description, total=total_seconds)
+        yield lambda samples: bar.advance(task, samples / rate)
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def parse_metadata(items: list[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--meta")
+        pairs[key] = value
+    return pairs
+
+
+# ---- commands -------------------------------------------------------------------------------------------
 
 
 def show_version(value: bool) -> None:
@@ -22,9 +158,168 @@ def common(
     version: Annotated[
         bool, typer.Option("--version", callback=show_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
-    """Encode audio to compact multi-scale codes and back."""
+    """Encode audio to compact multi-scale codes (.snac) and back."""
+    state["debug"] = debug
+
+
+@app.command()
+def encode(
+    input: Annotated[str, typer.Argument(help="Audio file (WAV, FLAC, OGG, MP3, ...), or - for stdin.")],
+    output: Annotated[str, typer.Argument(help=".snac file to write, or - for stdout.")],
+    model: ModelOption = "24khz",
+    device: DeviceOption = "auto",
+    normalize: NormalizeOption = Normalize.loudness,
+    channels: ChannelsOption = Channels.mix,
+    meta: Annotated[list[str], typer.Option(help="KEY=VALUE stored in the file; repeatable.")] = [],  # noqa: B006
+    chunk_seconds: ChunkOption = 10.0,
+    force: ForceOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Encode audio into a .snac file of multi-scale codes."""
+    metadata = parse_metadata(meta)
+
+    def run() -> None:
+        from .audio import AudioReader
+        from .codec import encode as encode_audio
+        from .codec import load_model, model_id
+        from .files import atomic_output
+
+        check_output(output, force, input)
+        with binary_input(input) if input == "-" else contextlib.nullcontext(input) as source:
+            with AudioReader(source, name="stdin" if input == "-" else input) as audio:
+                snac_model = load_model(model, device)
+                seconds = audio.frames / audio.sample_rate if audio.frames is not None else None
+                with progress_bar("encoding", seconds, snac_model.sampling_rate, quiet) as progress:
+                    target = contextlib.nullcontext(sys.stdout.buffer) if output == "-" else atomic_output(Path(output))
+                    with target as stream:
+                        encode_audio(
+                            snac_model, model_id(model), audio, stream, channels.value, normalize.value,
+                            metadata, chunk_seconds, progress,
+                        )  # fmt: skip
+                        stream.flush()
+
+    guarded(run)
+
+
+@app.command()
+def decode(
+    input: Annotated[str, typer.Argument(help=".snac file, or - for stdin.")],
+    output: Annotated[str, typer.Argument(help="Audio file (.wav, .flac, .ogg, ...), or - for WAV on stdout.")],
+    device: DeviceOption = "auto",
+    sample_rate: Annotated[str, typer.Option(help="original, model, or a rate in Hz.")] = "original",
+    subtype: Annotated[Subtype | None, typer.Option(help="Sample format of WAV/FLAC output (default PCM_16).")] = None,
+    seed: SeedOption = 0,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Use this model instead of the one the file names.")
+    ] = None,
+    chunk_seconds: ChunkOption = 10.0,
+    force: ForceOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Decode a .snac file to audio at its original rate, channels and length."""
+    rate_choice = parse_rate(sample_rate)
+
+    def run() -> None:
+        from .audio import write_stream
+        from .codec import decode as decode_codes
+        from .codec import load_model, verify
+        from .container import SnacReader
+
+        check_output(output, force, input)
+        with binary_input(input) as stream:
+            length = verify(stream) if stream.seekable() else None  # all checksums before any output
+            reader = SnacReader(stream)
+            snac_model = load_model(model or reader.header.model, device)
+            h = reader.header
+            rate = {"original": None, "model": snac_model.sampling_rate}.get(rate_choice, rate_choice)
+            seconds = length / h.original_sample_rate if length is not None else None
+            with progress_bar("decoding", seconds, snac_model.sampling_rate, quiet) as progress:
+                decoded = decode_codes(snac_model, reader, rate, seed, length, chunk_seconds, progress)  # type: ignore[arg-type]
+                target = sys.stdout.buffer if output == "-" else output
+                sub = subtype.value if subtype else None
+                write_stream(target, decoded.blocks, decoded.sample_rate, decoded.channels, sub, decoded.frames)
+
+    guarded(run)
+
+
+def parse_rate(value: str) -> str | int:
+    if value in ("original", "model"):
+        return value
+    if value.isdigit() and 0 < int(value) <= 768000:
+        return int(value)
+    raise typer.BadParameter(f"{value!r} is not original, model, or a rate in Hz", param_hint="--sample-rate")
+
+
+@app.command()
+def roundtrip(
+    input: Annotated[str, typer.Argument(help="Audio file to encode and decode.")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Reconstruction (default: INPUT.MODEL.wav beside the input).")
+    ] = None,
+    model: ModelOption = "24khz",
+    device: DeviceOption = "auto",
+    normalize: NormalizeOption = Normalize.loudness,
+    channels: ChannelsOption = Channels.mix,
+    seed: SeedOption = 0,
+    keep_snac: Annotated[bool, typer.Option(help="Also keep the .snac file beside the reconstruction.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    force: ForceOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Encode and decode in one go, for listening tests; prints speed and quality."""
+    target = output or default_roundtrip_name(input, model)
+
+    def run() -> dict:
+        from .roundtrip import run_roundtrip
+
+        if input == "-":
+            raise InputError("roundtrip needs an input file, not stdin")
+        check_output(target, force, input)
+        snac_path = str(Path(target).with_suffix(".snac")) if keep_snac else None
+        if snac_path:
+            check_output(snac_path, force, input)
+        return run_roundtrip(input, target, model, device, normalize.value, channels.value, seed, snac_path, quiet)
+
+    report = guarded(run)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        from .roundtrip import render_report
+
+        render_report(report)
+
+
+def default_roundtrip_name(input: str, model: str) -> str:
+    """`in.flac` -> `in.24khz.flac` beside it (inputs in other formats get .wav)."""
+    path = Path(input)
+    extension = path.suffix.lower() if path.suffix.lower() in (".wav", ".flac", ".ogg") else ".wav"
+    tag = Path(model.rstrip("/")).name.replace("snac_", "")
+    return str(path.with_name(f"{path.stem}.{tag}{extension}"))
+
+
+@app.command()
+def info(
+    file: Annotated[str, typer.Argument(help=".snac file, or - for stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Describe a .snac file (ffprobe-style); verifies its checksums. Does not load the model."""
+
+    def run() -> dict:
+        from .describe import describe
+
+        with binary_input(file) as stream:
+            return describe(stream, file)
+
+    summary = guarded(run)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        from .describe import render
+
+        typer.echo(render(summary))
 
 
 def main() -> None:
-    app()
+    app(prog_name="snac")

@@ -59,7 +59,7 @@ class SNACConfig:
     def fingerprint(self) -> str:
         """A short, stable hash of the config, to tell models apart."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
 # The official checkpoints (hubertsiuzdak/snac_*), by short name.

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import ModelError
 from .config import PRETRAINED, SNACConfig
 
 WEIGHT_FILES = ("pytorch_model.bin", "model.safetensors")
@@ -21,7 +22,7 @@ LEGACY_WEIGHT_NORM_KEYS = {
 }
 
 
-class CheckpointError(Exception):
+class CheckpointError(ModelError):
     """A checkpoint that cannot be read, or that does not fit the model its config describes."""
 
 

@@ -1,0 +1,223 @@
+"""Audio in and out, block by block: read any libsndfile format (or WAV from a pipe), resample, write."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import AudioError, OutputError
+from .files import atomic_output
+from .wav import WavStreamReader, is_wav, wav_header, wav_samples
+
+BLOCK = 1 << 16  # frames per block read or written
+SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
+
+
+@dataclass
+class Audio:
+    """Samples (channels, frames) as float32 at `sample_rate`."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def frames(self) -> int:
+        return self.samples.shape[1]
+
+
+class AudioReader:
+    """An open audio input: rate, channels, length when known, and float32 blocks (channels, n)."""
+
+    def __init__(self, source: str | os.PathLike[str] | BinaryIO, name: str | None = None):
+        self.name = name or str(source)
+        self._wav: WavStreamReader | None = None
+        self._file: sf.SoundFile | None = None
+        if isinstance(source, (str, os.PathLike)):
+            check_input_path(Path(source), self.name)
+        elif not source.seekable():
+            head = read_up_to(source, 12)
+            if is_wav(head):
+                self._wav = WavStreamReader(Prefixed(head, source), self.name)
+            else:
+                source = io.BytesIO(head + source.read())  # libsndfile must seek: other formats are read whole
+                if not head:
+                    raise AudioError(f"{self.name}: no input (empty stream)")
+        if self._wav is not None:
+            self.sample_rate, self.channels, self.frames = self._wav.sample_rate, self._wav.channels, self._wav.frames
+            return
+        try:
+            self._file = sf.SoundFile(source)
+        except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+            raise AudioError(f"{self.name}: not a readable audio file ({describe(e)})") from None
+        self.sample_rate, self.channels = self._file.samplerate, self._file.channels
+        self.frames = self._file.frames if self._file.seekable() else None
+
+    @property
+    def seekable(self) -> bool:
+        return self._file is not None and self._file.seekable()
+
+    def blocks(self, size: int = BLOCK) -> Iterator[np.ndarray]:
+        """Blocks (channels, <= size) from the current position; rejects NaN/Inf and empty inputs."""
+        if self._file is not None and self.seekable:
+            self._file.seek(0)
+        source = self._wav.blocks(size) if self._wav is not None else self._sf_blocks(size)
+        total = 0
+        for block in source:
+            if not np.isfinite(block).all():
+                raise AudioError(f"{self.name}: contains NaN or infinite samples")
+            total += block.shape[1]
+            yield block
+        if total == 0:
+            raise AudioError(f"{self.name}: no audio samples")
+
+    def _sf_blocks(self, size: int) -> Iterator[np.ndarray]:
+        assert self._file is not None
+        try:
+            while len(data := self._file.read(size, dtype="float32", always_2d=True)):
+                yield np.ascontiguousarray(data.T)
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise AudioError(f"{self.name}: cannot decode the audio ({describe(e)})") from None
+
+    def read(self) -> Audio:
+        """The whole input in memory."""
+        return Audio(np.concatenate(list(self.blocks()), axis=1), self.sample_rate)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_input_path(path: Path, name: str) -> None:
+    if not path.exists():
+        raise AudioError(f"{name}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{name}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{name}: empty file")
+
+
+def read_up_to(stream: BinaryIO, n: int) -> bytes:
+    """Read n bytes, fewer only at the end of the stream (a pipe may deliver them in pieces)."""
+    data = b""
+    while len(data) < n and (piece := stream.read(n - len(data))):
+        data += piece
+    return data
+
+
+class Prefixed(io.RawIOBase):
+    """A stream whose first bytes were already read: gives them back, then the rest."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        self.head, self.stream = head, stream
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            out, self.head = (self.head, b"") if n < 0 or n >= len(self.head) else (self.head[:n], self.head[n:])
+            return out if n < 0 or len(out) == n else out + self.stream.read(n - len(out))
+        return self.stream.read(n)
+
+
+def describe(error: Exception) -> str:
+    """libsndfile's message without the noise soundfile wraps around it."""
+    message = str(getattr(error, "error_string", "") or error)
+    return message.strip().rstrip(".")
+
+
+def mix_to_mono(block: np.ndarray) -> np.ndarray:
+    """Average the channels; mono passes untouched."""
+    return block if block.shape[0] == 1 else block.mean(axis=0, keepdims=True, dtype=np.float32)
+
+
+def resample_stream(blocks: Iterable[np.ndarray], rate: int, target: int, channels: int) -> Iterator[np.ndarray]:
+    """Resample blocks (channels, n) with soxr's high-quality filter; the same rate passes untouched."""
+    if rate == target:
+        yield from blocks
+        return
+    stream = soxr.ResampleStream(rate, target, channels, dtype="float32", quality="HQ")
+    for block in blocks:
+        out = stream.resample_chunk(np.ascontiguousarray(block.T))
+        if len(out):
+            yield np.ascontiguousarray(out.T)
+    out = stream.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
+    if len(out):
+        yield np.ascontiguousarray(out.T)
+
+
+def output_format(path: str) -> str:
+    """The libsndfile format for a file name's extension."""
+    extension = Path(path).suffix.lower().lstrip(".")
+    if extension not in FORMATS:
+        raise OutputError(f"{path}: unknown output format; use .wav, .flac, .ogg, .mp3 or .aiff")
+    return FORMATS[extension]
+
+
+def file_subtype(fmt: str, subtype: str | None) -> str:
+    """The libsndfile subtype for a format and the user's PCM_16 / PCM_24 / FLOAT choice (PCM_16 by default)."""
+    if fmt in ("OGG", "MP3"):
+        if subtype not in (None, "PCM_16"):
+            raise OutputError(f"{fmt} is lossy: --subtype applies to WAV, FLAC and AIFF only")
+        return "VORBIS" if fmt == "OGG" else "MPEG_LAYER_III"
+    subtype = subtype or "PCM_16"
+    if not sf.check_format(fmt, subtype):
+        raise OutputError(f"{fmt} cannot hold {subtype} samples")
+    return subtype
+
+
+def clipped(block: np.ndarray, subtype: str) -> np.ndarray:
+    """Integer and lossy outputs cannot hold samples beyond full scale: clip them instead of wrapping."""
+    return block if subtype == "FLOAT" else np.clip(block, -1.0, 1.0)
+
+
+def write_stream(
+    target: str | os.PathLike[str] | BinaryIO,
+    blocks: Iterable[np.ndarray],
+    sample_rate: int,
+    channels: int,
+    subtype: str | None = None,
+    frames: int | None = None,
+) -> int:
+    """Write blocks (channels, n) to a path (atomically, format from the extension) or as WAV to a stream.
+
+    `frames`, when known, goes into a streamed WAV header; otherwise its sizes say 'unknown'. Returns frames.
+    """
+    written = 0
+    if not isinstance(target, (str, os.PathLike)):
+        subtype = subtype or "PCM_16"
+        target.write(wav_header(channels, sample_rate, subtype, frames))
+        for block in blocks:
+            target.write(wav_samples(block, subtype))
+            written += block.shape[1]
+        target.flush()
+        return written
+    fmt = output_format(str(target))
+    subtype = file_subtype(fmt, subtype)
+    with atomic_output(Path(target)) as stream, sf.SoundFile(stream, "w", sample_rate, channels, subtype, format=fmt) as f:
+        for block in blocks:
+            f.write(clipped(block, subtype).T)
+            written += block.shape[1]
+    return written
+
+
+def stdout_binary() -> BinaryIO:
+    """stdout for data; the CLI never prints anything else there when data goes to it."""
+    return sys.stdout.buffer

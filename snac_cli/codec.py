@@ -1,0 +1,179 @@
+"""The codec as a library: audio in, `.snac` codes out, and back, streaming in bounded memory.
+
+    from snac_cli.codec import load_model, encode, decode
+    model = load_model("24khz")
+    with AudioReader("speech.wav") as audio, open("speech.snac", "wb") as out:
+        encode(model, "24khz", audio, out)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from . import __version__
+from .audio import BLOCK, AudioReader, mix_to_mono, resample_stream
+from .container import SnacHeader, SnacReader, SnacWriter
+from .errors import ContainerError, ModelError
+from .inference import CHUNK_SECONDS, Progress, decode_stream, encode_stream, resolve_device
+from .model import SNAC
+from .normalize import measure_gain
+
+GAIN_WINDOW_SECONDS = 30.0  # on a pipe, the gain is measured on this much audio from the start
+
+
+def load_model(name: str, device: str = "auto") -> SNAC:
+    """A model by short name, Hub repo id or local folder, on a device (`auto` picks CUDA when present)."""
+    return SNAC.from_pretrained(name).to(resolve_device(device))
+
+
+def model_id(name: str) -> str:
+    """How a file names its model: short names and repo ids as given, local folders as absolute paths."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name
+
+
+def encode(
+    model: SNAC,
+    model_name: str,
+    audio: AudioReader,
+    out: BinaryIO,
+    channels: str = "mix",
+    normalize: str = "loudness",
+    metadata: dict[str, str] | None = None,
+    chunk_seconds: float = CHUNK_SECONDS,
+    progress: Progress | None = None,
+) -> SnacHeader:
+    """Encode audio into a `.snac` stream, written chunk by chunk as the codes come."""
+    if channels not in ("mix", "keep"):
+        raise ValueError(f"unknown channel mode {channels!r} (mix or keep)")
+    coded = 1 if channels == "mix" else audio.channels
+
+    def conditioned(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        return (mix_to_mono(b) for b in blocks) if channels == "mix" else blocks
+
+    blocks = conditioned(audio.blocks())
+    if audio.seekable:  # a first pass measures the gain over the whole input
+        gain = measure_gain(blocks, audio.sample_rate, coded, normalize)
+        blocks = conditioned(audio.blocks())
+    else:  # a pipe: measure on its first seconds, then go on with them
+        window = math.ceil(GAIN_WINDOW_SECONDS * audio.sample_rate / BLOCK)
+        head = list(itertools.islice(blocks, window))
+        gain = measure_gain(head, audio.sample_rate, coded, normalize)
+        blocks = itertools.chain(head, blocks)
+
+    header = SnacHeader(
+        model=model_name,
+        fingerprint=model.config.fingerprint(),
+        sample_rate=model.sampling_rate,
+        original_sample_rate=audio.sample_rate,
+        original_channels=audio.channels,
+        channels=coded,
+        codebook_size=model.codebook_size,
+        vq_strides=tuple(model.vq_strides),
+        gain=gain,
+        tool_version=__version__,
+        metadata=metadata or {},
+    )
+    writer = SnacWriter(out, header)
+    length = 0
+
+    def counted(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        nonlocal length
+        for block in blocks:
+            length += block.shape[1]
+            yield block if gain == 1.0 else block * np.float32(gain)
+
+    model_rate = resample_stream(counted(blocks), audio.sample_rate, model.sampling_rate, coded)
+    for codes in encode_stream(model, model_rate, chunk_seconds, progress):
+        writer.write(codes)
+    writer.close(length)
+    return header
+
+
+def check_model(model: SNAC, header: SnacHeader) -> None:
+    """A file decodes only with the model that made it."""
+    if model.config.fingerprint() != header.fingerprint or model.vq_strides != list(header.vq_strides):
+        raise ModelError(
+            f"the file was made by model {header.model} (config {header.fingerprint}), "
+            f"which differs from the one given (config {model.config.fingerprint()})"
+        )
+
+
+@dataclass
+class Decoded:
+    """Audio being decoded: its rate, channels and length, and the blocks (channels, n) as they come."""
+
+    sample_rate: int
+    channels: int
+    frames: int | None  # None while the length is still unknown (a `.snac` arriving on a pipe)
+    blocks: Iterator[np.ndarray]
+
+
+def decode(
+    model: SNAC,
+    reader: SnacReader,
+    sample_rate: int | None = None,
+    seed: int = 0,
+    original_length: int | None = None,
+    chunk_seconds: float = CHUNK_SECONDS,
+    progress: Progress | None = None,
+) -> Decoded:
+    """Decode a `.snac` stream to the original rate (or `sample_rate`), channels and length.
+
+    `original_length`, when the caller already knows it (a seekable file read once before), lets the
+    length be known up front; otherwise it comes with the end of the stream.
+    """
+    h = reader.header
+    check_model(model, h)
+    rate = sample_rate or h.original_sample_rate
+    audio = decode_stream(model, reader.chunks(), seed, chunk_seconds, progress)
+    if h.gain != 1.0:
+        audio = (block / np.float32(h.gain) for block in audio)
+    audio = resample_stream(audio, model.sampling_rate, rate, h.channels)
+    if h.channels != h.original_channels:
+        audio = (np.repeat(block, h.original_channels, axis=0) for block in audio)
+
+    def length() -> int:
+        total = original_length if original_length is not None else reader.original_length
+        assert total is not None
+        return round(total * rate / h.original_sample_rate)
+
+    # Everything past the original length is padding, less than one padding unit of the model's.
+    holdback = math.ceil(model.config.pad_unit * rate / model.sampling_rate) + 64
+    frames = length() if original_length is not None else None
+    return Decoded(rate, h.original_channels, frames, trimmed(audio, holdback, length))
+
+
+def trimmed(blocks: Iterator[np.ndarray], holdback: int, length: Callable[[], int]) -> Iterator[np.ndarray]:
+    """Pass blocks on, holding back the last `holdback` frames until `length()` is known at the end."""
+    pending: np.ndarray | None = None
+    written = 0
+    for block in blocks:
+        pending = block if pending is None else np.concatenate([pending, block], axis=1)
+        if pending.shape[1] > holdback:
+            out, pending = pending[:, :-holdback], pending[:, -holdback:]
+            written += out.shape[1]
+            yield out
+    total = length()
+    if pending is None or written > total:
+        raise ContainerError("corrupted file: its length does not match its codes")
+    rest = pending[:, : total - written]
+    yield np.pad(rest, ((0, 0), (0, total - written - rest.shape[1])))
+
+
+def verify(stream: BinaryIO) -> int:
+    """Read a seekable `.snac` stream through once, checking every checksum; returns the original length."""
+    start = stream.tell()
+    reader = SnacReader(stream)
+    for _ in reader.chunks():
+        pass
+    stream.seek(start)
+    assert reader.original_length is not None
+    return reader.original_length

@@ -1,0 +1,35 @@
+"""The errors snac reports to users, each with the exit code the command line gives it."""
+
+from __future__ import annotations
+
+
+class SnacError(Exception):
+    """Something the user can act on; the message is one line, fit for stderr."""
+
+    exit_code = 1
+
+
+class InputError(SnacError, ValueError):
+    """An input that cannot be read or used."""
+
+    exit_code = 3
+
+
+class AudioError(InputError):
+    """Audio that cannot be read, used or written."""
+
+
+class ContainerError(InputError):
+    """A file that is not a valid `.snac` file: foreign, truncated or corrupted."""
+
+
+class ModelError(SnacError):
+    """A model that cannot be found or loaded, or that does not fit the file."""
+
+    exit_code = 4
+
+
+class OutputError(SnacError):
+    """An output that cannot or may not be written."""
+
+    exit_code = 5

@@ -1,0 +1,169 @@
+"""Running the model over audio of any length in bounded memory.
+
+Audio and codes are cut into chunks aligned to the model's padding unit (whole coarsest codes and whole
+attention windows), each run with enough context on both sides to cover the network's receptive field, so
+that the chunks' centres join into what whole-file processing would give.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .model import SNAC
+from .model.attention import LocalMHA
+
+CHUNK_SECONDS = 10.0  # default audio per chunk: bounded memory, with little context overhead
+Progress = Callable[[int], None]  # called with the number of audio samples (model rate) just finished
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N`."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r} (auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type != "cpu":
+        raise ValueError(f"unsupported device {name!r} (auto, cpu, cuda or cuda:N)")
+    return device
+
+
+def reach(layers: Iterable[nn.Module], rate: float, up: bool) -> float:
+    """How far (in input steps) one output can see on either side, bounded generously by the kernel spans."""
+    total = 0.0
+    for layer in layers:
+        if isinstance(layer, LocalMHA):  # mixes a whole window, whose far edge must be computed right too
+            total += layer.window_size * rate
+        elif isinstance(layer, nn.ConvTranspose1d):
+            total += math.ceil(layer.kernel_size[0] / layer.stride[0]) * rate
+            rate /= layer.stride[0]
+        elif isinstance(layer, nn.Conv1d):
+            total += (layer.kernel_size[0] - 1) * layer.dilation[0] * rate
+            rate = rate / layer.stride[0] if up else rate * layer.stride[0]
+    return total
+
+
+def chunk_units(model: SNAC, chunk_seconds: float) -> int:
+    """Padding units per chunk for about `chunk_seconds` of audio."""
+    return max(1, round(chunk_seconds * model.sampling_rate / model.config.pad_unit))
+
+
+def encode_stream(
+    model: SNAC,
+    blocks: Iterable[np.ndarray],
+    chunk_seconds: float = CHUNK_SECONDS,
+    progress: Progress | None = None,
+) -> Iterator[list[np.ndarray]]:
+    """Encode audio arriving as blocks (channels, n) at the model's rate: yields codes per scale (channels, n_i).
+
+    Memory holds one chunk and its context, whatever the length of the stream.
+    """
+    device = next(model.parameters()).device
+    unit = model.config.pad_unit
+    context = math.ceil(reach(model.encoder.modules(), 1.0, up=False) / unit) * unit
+    size = chunk_units(model, chunk_seconds) * unit
+    buffer: np.ndarray | None = None
+    start = 0  # absolute index of buffer[:, 0]
+    done = 0  # everything before this is encoded; a multiple of the unit
+
+    def encode_span(end: int, available: int) -> list[np.ndarray]:
+        assert buffer is not None
+        lo, hi = max(0, done - context), min(available, end + context)
+        x = torch.from_numpy(buffer[:, lo - start : hi - start]).to(device)[:, None, :]  # (C, 1, L)
+        with torch.inference_mode():
+            _, codes = model.quantizer(model.encoder(x))
+        first, last = (done - lo) // model.hop_length, (end - lo) // model.hop_length
+        return [c[:, first // s : last // s].cpu().numpy() for c, s in zip(codes, model.vq_strides, strict=True)]
+
+    for block in blocks:
+        buffer = block if buffer is None else np.concatenate([buffer, block], axis=1)
+        while start + buffer.shape[1] >= done + size + context:
+            yield encode_span(done + size, start + buffer.shape[1])
+            done += size
+            if progress:
+                progress(size)
+            drop = max(0, done - context - start)
+            buffer, start = buffer[:, drop:], start + drop
+    if buffer is None:
+        return
+    total = start + buffer.shape[1]
+    padded = -(-total // unit) * unit
+    buffer = np.pad(buffer, ((0, 0), (0, padded - total)))
+    while done < padded:
+        end = min(done + size, padded)
+        yield encode_span(end, padded)
+        if progress:
+            progress(min(end, total) - done)
+        done = end
+
+
+def decode_stream(
+    model: SNAC,
+    chunks: Iterable[list[np.ndarray]],
+    seed: int = 0,
+    chunk_seconds: float = CHUNK_SECONDS,
+    progress: Progress | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode codes arriving in chunks (per scale, (channels, n_i)): yields audio blocks (channels, n).
+
+    The decoder's noise is seeded per chunk (seed + chunk index), so decoding is deterministic. The audio
+    covers every latent frame, including any padding; trimming is the caller's.
+    """
+    device = next(model.parameters()).device
+    strides = model.vq_strides
+    unit = model.config.pad_unit // model.hop_length  # latent frames
+    context = math.ceil(reach(model.decoder.modules(), 1.0, up=True) / unit) * unit
+    size = chunk_units(model, chunk_seconds) * unit
+    buffers: list[np.ndarray] | None = None
+    start = done = 0  # in latent frames
+    index = 0
+
+    def decode_span(end: int, available: int) -> np.ndarray:
+        assert buffers is not None
+        lo, hi = max(0, done - context), min(available, end + context)
+        codes = [torch.from_numpy(b[:, (lo - start) // s : (hi - start) // s]).to(device) for b, s in zip(buffers, strides)]
+        with torch.inference_mode(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed + index)
+            audio = model.decoder(model.quantizer.from_codes(codes))  # (C, 1, samples)
+        hop = model.hop_length
+        return audio[:, 0, (done - lo) * hop : (end - lo) * hop].cpu().numpy()
+
+    for chunk in chunks:
+        chunk = [c.astype(np.int64, copy=False) for c in chunk]
+        buffers = chunk if buffers is None else [np.concatenate(p, axis=1) for p in zip(buffers, chunk, strict=True)]
+        while start + buffers[-1].shape[1] * strides[-1] >= done + size + context:
+            yield decode_span(done + size, start + buffers[-1].shape[1] * strides[-1])
+            done += size
+            index += 1
+            if progress:
+                progress(size * model.hop_length)
+            drop = max(0, done - context - start)  # a multiple of the unit, so of every stride
+            buffers, start = [b[:, drop // s :] for b, s in zip(buffers, strides)], start + drop
+    if buffers is None:
+        return
+    total = start + buffers[0].shape[1] * strides[0]
+    if total == 0:
+        return
+    padded = -(-total // unit) * unit
+    # Whole attention windows are needed: repeat the last code into the padding, decode, then cut it off.
+    buffers = [np.pad(b, ((0, 0), (0, (padded - total) // s)), mode="edge") for b, s in zip(buffers, strides)]
+    while done < total:
+        end = min(done + size, padded)
+        block = decode_span(end, padded)
+        keep = (min(end, total) - done) * model.hop_length
+        yield block[:, :keep]
+        if progress:
+            progress(keep)
+        done = end
+        index += 1

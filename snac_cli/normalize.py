@@ -1,0 +1,36 @@
+"""Input level normalization: a gain applied before encoding, recorded in the file, undone on decode."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from .loudness import LoudnessMeter
+
+MODES = ("loudness", "peak", "none")
+LOUDNESS_TARGET = -16.0  # LUFS, the level DAC's training pipeline (which SNAC's follows) normalizes to
+PEAK_TARGET = 10 ** (-1 / 20)  # -1 dBFS
+PEAK_CEILING = 0.99  # loudness normalization never pushes a peak above this
+
+
+def measure_gain(blocks: Iterable[np.ndarray], rate: int, channels: int, mode: str) -> float:
+    """The gain `mode` calls for: loudness to -16 LUFS (peak-limited), peak to -1 dBFS, or 1 for none."""
+    if mode not in MODES:
+        raise ValueError(f"unknown normalization {mode!r} (one of {', '.join(MODES)})")
+    if mode == "none":
+        return 1.0
+    meter = LoudnessMeter(rate, channels) if mode == "loudness" else None
+    peak = 0.0
+    for block in blocks:
+        peak = max(peak, float(np.abs(block).max(initial=0.0)))
+        if meter:
+            meter.add(block)
+    if peak == 0:
+        return 1.0
+    if meter is None:
+        return PEAK_TARGET / peak
+    loudness = meter.loudness()
+    gain = 10 ** ((LOUDNESS_TARGET - loudness) / 20) if math.isfinite(loudness) else 1.0
+    return min(gain, PEAK_CEILING / peak)

@@ -1,0 +1,128 @@
+"""WAV on pipes: a streaming reader that needs no seeking and a writer for headers of unknown length.
+
+libsndfile must seek, so a WAV arriving on stdin (where sox and ffmpeg may write 0 or 0xFFFFFFFF as
+its size) is parsed here, block by block.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import numpy as np
+
+from .errors import AudioError
+
+PCM, IEEE_FLOAT, EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
+UNKNOWN_SIZE = 0xFFFFFFFF
+MAX_FMT_CHUNK = 1 << 16
+
+
+def is_wav(head: bytes) -> bool:
+    """Whether the first 12 bytes of a stream are a RIFF/WAVE header."""
+    return len(head) >= 12 and head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE"
+
+
+class WavStreamReader:
+    """Reads PCM (8-32 bit) or float WAV from a non-seekable stream; `frames` is None if the header does not say."""
+
+    def __init__(self, stream: BinaryIO, name: str):
+        self.stream, self.name = stream, name
+        riff = self._read(12)
+        if not is_wav(riff):
+            raise AudioError(f"{name}: not a WAV stream")
+        fmt = None
+        while True:
+            chunk_id, size = struct.unpack("<4sI", self._read(8))
+            if chunk_id == b"fmt ":
+                if size > MAX_FMT_CHUNK:
+                    raise AudioError(f"{name}: corrupted WAV header")
+                fmt = self._read(size + size % 2)
+            elif chunk_id == b"data":
+                break
+            else:
+                self._skip(size + size % 2)
+        if fmt is None or len(fmt) < 16:
+            raise AudioError(f"{name}: WAV stream without a format chunk before its data")
+        tag, self.channels, self.sample_rate, _, block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
+        if tag == EXTENSIBLE and len(fmt) >= 26:
+            tag = struct.unpack("<H", fmt[24:26])[0]
+        width = bits // 8
+        kinds = {(PCM, 1): "u1", (PCM, 2): "<i2", (PCM, 3): "i3", (PCM, 4): "<i4", (IEEE_FLOAT, 4): "<f4"}
+        kinds[(IEEE_FLOAT, 8)] = "<f8"
+        if (tag, width) not in kinds or not 0 < self.channels <= 64 or not self.sample_rate:
+            raise AudioError(f"{name}: unsupported WAV encoding (format {tag}, {bits} bits, {self.channels} channels)")
+        self.kind, self.width = kinds[(tag, width)], width
+        self.frame_bytes = width * self.channels
+        known = size not in (0, UNKNOWN_SIZE) and chunk_id == b"data" and riff[:4] == b"RIFF"
+        self.remaining: int | None = size if known else None  # bytes of sample data still due
+        self.frames = size // self.frame_bytes if known else None
+
+    def _read(self, n: int) -> bytes:
+        data = self.stream.read(n)
+        if len(data) < n:
+            raise AudioError(f"{self.name}: truncated WAV header")
+        return data
+
+    def _skip(self, n: int) -> None:
+        while n:
+            piece = self.stream.read(min(n, 1 << 16))
+            if not piece:
+                raise AudioError(f"{self.name}: truncated WAV header")
+            n -= len(piece)
+
+    def blocks(self, frames: int) -> Iterator[np.ndarray]:
+        """Float32 blocks (channels, <= frames) until the data ends (or the stream does, if its size is unknown)."""
+        leftover = b""
+        while self.remaining is None or self.remaining > 0:
+            want = frames * self.frame_bytes - len(leftover)
+            if self.remaining is not None:
+                want = min(want, self.remaining)
+            data = self.stream.read(want)
+            if not data:
+                if self.remaining:
+                    raise AudioError(f"{self.name}: truncated WAV data")
+                break
+            if self.remaining is not None:
+                self.remaining -= len(data)
+            data = leftover + data
+            whole = len(data) - len(data) % self.frame_bytes
+            data, leftover = data[:whole], data[whole:]
+            if data:
+                yield self.decode(data)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        if self.kind == "i3":  # 24-bit: widen to int32 through a byte view, then scale
+            raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+            ints = (raw[:, 0] << 8 | raw[:, 1] << 16 | raw[:, 2] << 24) >> 8
+            samples = ints.astype(np.float32) / 2**23
+        else:
+            values = np.frombuffer(data, dtype=self.kind)
+            if self.kind == "u1":
+                samples = (values.astype(np.float32) - 128) / 128
+            elif self.kind.startswith("<i"):
+                samples = values.astype(np.float32) / 2 ** (8 * self.width - 1)
+            else:
+                samples = values.astype(np.float32)
+        return samples.reshape(-1, self.channels).T
+
+
+def wav_header(channels: int, sample_rate: int, subtype: str, frames: int | None) -> bytes:
+    """A canonical 44-byte WAV header; sizes are 0xFFFFFFFF when `frames` is unknown (as sox and ffmpeg do)."""
+    tag, width = (IEEE_FLOAT, 4) if subtype == "FLOAT" else (PCM, {"PCM_16": 2, "PCM_24": 3}[subtype])
+    data = UNKNOWN_SIZE if frames is None else min(frames * channels * width, UNKNOWN_SIZE - 36)
+    riff = UNKNOWN_SIZE if frames is None else data + 36
+    fmt = struct.pack("<HHIIHH", tag, channels, sample_rate, sample_rate * channels * width, channels * width, 8 * width)
+    return b"RIFF" + struct.pack("<I", riff) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", data)
+
+
+def wav_samples(block: np.ndarray, subtype: str) -> bytes:
+    """Interleaved little-endian sample bytes of a float block (channels, n), clipped for PCM."""
+    frames = block.T
+    if subtype == "FLOAT":
+        return frames.astype("<f4").tobytes()
+    if subtype == "PCM_16":
+        return (np.clip(frames, -1, 1) * 32767).round().astype("<i2").tobytes()
+    ints = (np.clip(frames, -1, 1) * (2**23 - 1)).round().astype("<i4")
+    return ints.view(np.uint8).reshape(*ints.shape, 4)[..., :3].tobytes()
