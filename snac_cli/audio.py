@@ -211,7 +211,10 @@ def write_stream(
         return written
     fmt = output_format(str(target))
     subtype = file_subtype(fmt, subtype)
-    with atomic_output(Path(target)) as stream, sf.SoundFile(stream, "w", sample_rate, channels, subtype, format=fmt) as f:
+    with (
+        atomic_output(Path(target)) as stream,
+        sf.SoundFile(stream, "w", sample_rate, channels, subtype, format=fmt) as f,
+    ):
         for block in blocks:
             f.write(clipped(block, subtype).T)
             written += block.shape[1]

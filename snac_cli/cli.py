@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from enum import Enum
@@ -49,7 +48,8 @@ class Subtype(str, Enum):
 
 
 ModelOption = Annotated[
-    str, typer.Option("--model", "-m", help="24khz, 32khz, 44khz, a Hugging Face repo id, or a local checkpoint folder.")
+    str,
+    typer.Option("--model", "-m", help="24khz, 32khz, 44khz, a Hugging Face repo id, or a local checkpoint folder."),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N.")]
 ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output.")]
@@ -115,7 +115,9 @@ def binary_input(path: str) -> contextlib.AbstractContextManager[BinaryIO]:
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, total_seconds: float | None, rate: int, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+def progress_bar(
+    description: str, total_seconds: float | None, rate: int, quiet: bool
+) -> Iterator[Callable[[int], None] | None]:
     """A rich progress bar on stderr, only on a terminal; yields the callback to feed with model-rate samples."""
     if quiet or not sys.stderr.isatty():
         yield None
@@ -123,7 +125,9 @@ def progress_bar(description: str, total_seconds: float | None, rate: int, quiet
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.1f}/{task.total:.1f} s")]
-    with Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), transient=True, console=stderr_console()) as bar:
+    with Progress(
+        *columns, TimeElapsedColumn(), TimeRemainingColumn(), transient=True, console=stderr_console()
+    ) as bar:
         task = bar.add_task(description, total=total_seconds)
         yield lambda samples: bar.advance(task, samples / rate)
 

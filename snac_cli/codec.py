@@ -1,9 +1,9 @@
 """The codec as a library: audio in, `.snac` codes out, and back, streaming in bounded memory.
 
-    from snac_cli.codec import load_model, encode, decode
-    model = load_model("24khz")
-    with AudioReader("speech.wav") as audio, open("speech.snac", "wb") as out:
-        encode(model, "24khz", audio, out)
+from snac_cli.codec import load_model, encode, decode
+model = load_model("24khz")
+with AudioReader("speech.wav") as audio, open("speech.snac", "wb") as out:
+    encode(model, "24khz", audio, out)
 """
 
 from __future__ import annotations

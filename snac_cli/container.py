@@ -231,9 +231,14 @@ class SnacWriter:
         scales = [np.concatenate(parts, axis=-1) for parts in zip(*self.pending, strict=True)]
         available = scales[0].shape[-1] // self.header.codes_per_frame[0]
         frames = min(frames or available, available)
+        if frames == 0:  # a chunk of no frames would read as the end record
+            self.pending = []
+            return
         cuts = [frames * per_frame for per_frame in self.header.codes_per_frame]
         # Channel-major, then scale: all codes of channel 0 (coarsest first), then channel 1, ...
-        flat = np.concatenate([s[ch, :cut] for ch in range(self.header.channels) for s, cut in zip(scales, cuts)])
+        flat = np.concatenate(
+            [s[ch, :cut] for ch in range(self.header.channels) for s, cut in zip(scales, cuts, strict=True)]
+        )
         body = varint(frames) + pack_codes(flat, self.header.bits)
         self.emit(body + _U32.pack(zlib.crc32(body)))
         self.frames += frames

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, BinaryIO
 
-from .container import SnacReader, VERSION
+from .container import VERSION, SnacReader
 
 
 class Counting:
@@ -69,8 +69,11 @@ def render(s: dict[str, Any]) -> str:
         ("Sample rate", f"{s['sample_rate']} Hz model, {s['original_sample_rate']} Hz original"),
         ("Channels", channels),
         ("Duration", f"{s['duration_seconds']:.3f} s ({s['original_samples']:,} samples)"),
-        ("Codebooks", f"{len(s['vq_strides'])} x {s['codebook_size']} codes ({s['bits_per_code']} bits), "
-                      f"strides {', '.join(map(str, s['vq_strides']))}"),  # fmt: skip
+        (
+            "Codebooks",
+            f"{len(s['vq_strides'])} x {s['codebook_size']} codes ({s['bits_per_code']} bits), "
+            f"strides {', '.join(map(str, s['vq_strides']))}",
+        ),  # fmt: skip
         ("Frames", " / ".join(f"{n:,}" for n in s["frames_per_scale"]) + " per scale"),
         ("Codes", f"{s['codes_per_second']:.1f} per second"),
         ("Bitrate", f"{s['codes_kbps']:.3f} kbps codes, {s['file_kbps']:.3f} kbps file"),

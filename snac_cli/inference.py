@@ -132,7 +132,10 @@ def decode_stream(
     def decode_span(end: int, available: int) -> np.ndarray:
         assert buffers is not None
         lo, hi = max(0, done - context), min(available, end + context)
-        codes = [torch.from_numpy(b[:, (lo - start) // s : (hi - start) // s]).to(device) for b, s in zip(buffers, strides)]
+        codes = [
+            torch.from_numpy(b[:, (lo - start) // s : (hi - start) // s]).to(device)
+            for b, s in zip(buffers, strides, strict=True)
+        ]
         with torch.inference_mode(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed + index)
             audio = model.decoder(model.quantizer.from_codes(codes))  # (C, 1, samples)
@@ -149,7 +152,7 @@ def decode_stream(
             if progress:
                 progress(size * model.hop_length)
             drop = max(0, done - context - start)  # a multiple of the unit, so of every stride
-            buffers, start = [b[:, drop // s :] for b, s in zip(buffers, strides)], start + drop
+            buffers, start = [b[:, drop // s :] for b, s in zip(buffers, strides, strict=True)], start + drop
     if buffers is None:
         return
     total = start + buffers[0].shape[1] * strides[0]
@@ -157,7 +160,9 @@ def decode_stream(
         return
     padded = -(-total // unit) * unit
     # Whole attention windows are needed: repeat the last code into the padding, decode, then cut it off.
-    buffers = [np.pad(b, ((0, 0), (0, (padded - total) // s)), mode="edge") for b, s in zip(buffers, strides)]
+    buffers = [
+        np.pad(b, ((0, 0), (0, (padded - total) // s)), mode="edge") for b, s in zip(buffers, strides, strict=True)
+    ]
     while done < total:
         end = min(done + size, padded)
         block = decode_span(end, padded)

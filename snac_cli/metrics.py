@@ -42,7 +42,9 @@ def mel_distance(reference: np.ndarray, estimate: np.ndarray, rate: int) -> floa
     """Mean absolute log-mel difference over three resolutions (lower is better; 0 for identical audio)."""
     distances = []
     for n_fft, n_mels in MEL_RESOLUTIONS:
-        pairs = zip(log_mel_frames(reference, rate, n_fft, n_mels), log_mel_frames(estimate, rate, n_fft, n_mels))
+        pairs = zip(
+            log_mel_frames(reference, rate, n_fft, n_mels), log_mel_frames(estimate, rate, n_fft, n_mels), strict=True
+        )
         total = count = 0.0
         for a, b in pairs:
             total += np.abs(a - b).sum()

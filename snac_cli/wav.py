@@ -113,8 +113,18 @@ def wav_header(channels: int, sample_rate: int, subtype: str, frames: int | None
     tag, width = (IEEE_FLOAT, 4) if subtype == "FLOAT" else (PCM, {"PCM_16": 2, "PCM_24": 3}[subtype])
     data = UNKNOWN_SIZE if frames is None else min(frames * channels * width, UNKNOWN_SIZE - 36)
     riff = UNKNOWN_SIZE if frames is None else data + 36
-    fmt = struct.pack("<HHIIHH", tag, channels, sample_rate, sample_rate * channels * width, channels * width, 8 * width)
-    return b"RIFF" + struct.pack("<I", riff) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", data)
+    fmt = struct.pack(
+        "<HHIIHH", tag, channels, sample_rate, sample_rate * channels * width, channels * width, 8 * width
+    )
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff)
+        + b"WAVEfmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", data)
+    )
 
 
 def wav_samples(block: np.ndarray, subtype: str) -> bytes:
@@ -122,7 +132,10 @@ def wav_samples(block: np.ndarray, subtype: str) -> bytes:
     frames = block.T
     if subtype == "FLOAT":
         return frames.astype("<f4").tobytes()
-    if subtype == "PCM_16":
-        return (np.clip(frames, -1, 1) * 32767).round().astype("<i2").tobytes()
-    ints = (np.clip(frames, -1, 1) * (2**23 - 1)).round().astype("<i4")
+    bits = 16 if subtype == "PCM_16" else 24
+    # Scale by 2**(bits-1) and clip, so that integer samples read as x / 2**(bits-1) come back exactly.
+    ints = np.clip(np.round(frames * 2 ** (bits - 1)), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).astype("<i4")
+    if bits == 16:
+        return ints.astype("<i2").tobytes()
+    ints = np.ascontiguousarray(ints)
     return ints.view(np.uint8).reshape(*ints.shape, 4)[..., :3].tobytes()

@@ -121,3 +121,27 @@ def checkpoint(tmp_path_factory):
         return made[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny(checkpoint) -> Path:
+    """The tiny checkpoint's folder: what CLI and codec tests pass as --model."""
+    return checkpoint("tiny")
+
+
+@pytest.fixture
+def audio_file(tmp_path):
+    """audio_file(name, rate, channels, seconds, subtype=None) -> path of speech/music-like audio written there."""
+    import numpy as np
+    import soundfile as sf
+    from signals import music_like, speech_like
+
+    def make(name: str, rate: int = 16000, channels: int = 1, seconds: float = 1.0, subtype: str | None = None) -> Path:
+        n = int(rate * seconds)
+        makers = [speech_like, music_like]
+        samples = np.stack([makers[c % 2](rate, n, seed=c) for c in range(channels)], axis=1)
+        path = tmp_path / name
+        sf.write(path, samples, rate, subtype=subtype)
+        return path
+
+    return make

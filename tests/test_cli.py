@@ -1,0 +1,228 @@
+"""The `snac` command line, end to end: real processes, real pipes, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from snac_cli import __version__
+from snac_cli.cli import app
+from snac_cli.errors import AudioError, ContainerError, ModelError, OutputError
+
+runner = CliRunner()
+
+
+def snac(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `snac` as a user would, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "snac_cli", *map(str, args)], input=stdin, capture_output=True, cwd=cwd, timeout=300
+    )
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_clear_line(stderr: str, expected: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith("snac: error: ") and expected in lines[0], lines[0]
+
+
+def test_encode_decode_and_info_end_to_end(tmp_path, tiny, audio_file):
+    wav = audio_file("speech.wav", rate=44100, channels=2, seconds=1.3)
+    encoded = snac("encode", wav, tmp_path / "speech.snac", "-m", tiny, "--meta", "speaker=anna")
+    assert encoded.returncode == 0, encoded.stderr
+    assert encoded.stdout == b""  # stdout carries data only when OUTPUT is -
+    decoded = snac("decode", tmp_path / "speech.snac", tmp_path / "out.flac")
+    assert decoded.returncode == 0, decoded.stderr
+    info = sf.info(tmp_path / "out.flac")
+    assert (info.samplerate, info.channels, info.frames) == (44100, 2, sf.info(wav).frames)
+    described = json.loads(invoke("info", tmp_path / "speech.snac", "--json").stdout)
+    assert described["original_samples"] == info.frames
+    assert described["metadata"] == {"speaker": "anna"}
+    assert described["checksums"] == "ok"
+    assert described["model"] == str(tiny.resolve())
+
+
+def test_a_real_pipe_from_encode_to_decode(tmp_path, tiny, audio_file):
+    wav = audio_file("in.wav", rate=8000, channels=1, seconds=2.1)
+    shell = (
+        f"{sys.executable} -m snac_cli encode - - -m {tiny} < {wav} "
+        f"| {sys.executable} -m snac_cli decode - - > {tmp_path / 'out.wav'}"
+    )
+    result = subprocess.run(shell, shell=True, capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    samples, rate = sf.read(tmp_path / "out.wav")
+    assert rate == 8000 and samples.shape == (sf.info(wav).frames,)
+
+
+def test_decode_to_stdout_writes_a_wav_with_its_exact_length(tmp_path, tiny, audio_file):
+    wav = audio_file("in.wav", rate=16000, seconds=0.9)
+    assert snac("encode", wav, tmp_path / "a.snac", "-m", tiny).returncode == 0
+    result = snac("decode", tmp_path / "a.snac", "-", "--subtype", "PCM_24")
+    (tmp_path / "out.wav").write_bytes(result.stdout)
+    info = sf.info(tmp_path / "out.wav")
+    assert (info.frames, info.subtype) == (sf.info(wav).frames, "PCM_24")
+
+
+def test_roundtrip_writes_beside_the_input_and_reports(tmp_path, tiny, audio_file):
+    wav = audio_file("clip.wav", rate=22050, seconds=1.0)
+    result = invoke("roundtrip", wav, "-m", tiny, "--keep-snac", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    stem = f"clip.{tiny.name}"  # INPUT.MODEL beside the input
+    assert Path(report["output"]) == tmp_path / f"{stem}.wav"
+    assert sf.info(tmp_path / f"{stem}.wav").frames == sf.info(wav).frames
+    assert (tmp_path / f"{stem}.snac").exists()
+    assert {"si_sdr_db", "mel_distance", "encode_x_realtime", "decode_x_realtime", "bitrate_kbps"} <= set(report)
+    table = invoke("roundtrip", wav, "-m", tiny, "-f")
+    assert table.exit_code == 0 and "SI-SDR" in table.stdout and "mel distance" in table.stdout
+
+
+def test_roundtrip_never_writes_over_its_input(tmp_path, tiny, audio_file):
+    wav = audio_file("clip.wav", seconds=0.3)
+    before = wav.read_bytes()
+    result = invoke("roundtrip", wav, "-m", tiny, "-o", wav, "--force")
+    assert result.exit_code == OutputError.exit_code
+    assert wav.read_bytes() == before
+
+
+@pytest.fixture
+def bad_inputs(tmp_path, tiny, audio_file):
+    """name -> (path, message) of inputs that must each fail with one line."""
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not audio at all\n" * 10)
+    sf.write(tmp_path / "nan.wav", np.array([0.0, np.inf, 0.1], dtype=np.float32), 8000, subtype="FLOAT")
+    (tmp_path / "folder").mkdir()
+    return {
+        "missing": (tmp_path / "missing.wav", "no such file"),
+        "empty": (tmp_path / "empty.wav", "empty file"),
+        "text": (tmp_path / "notes.txt", "not a readable audio file"),
+        "directory": (tmp_path / "folder", "is a directory"),
+        "nan": (tmp_path / "nan.wav", "NaN or infinite"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "text", "directory", "nan"])
+def test_bad_audio_is_one_line_and_an_input_error(tmp_path, tiny, bad_inputs, case):
+    path, message = bad_inputs[case]
+    result = snac("encode", path, tmp_path / "out.snac", "-m", tiny)
+    assert result.returncode == AudioError.exit_code
+    one_clear_line(result.stderr.decode(), message)
+    assert not (tmp_path / "out.snac").exists()
+
+
+@pytest.fixture
+def good_snac(tmp_path, tiny, audio_file) -> Path:
+    path = tmp_path / "good.snac"
+    assert invoke("encode", audio_file("in.wav", seconds=0.5), path, "-m", tiny).exit_code == 0
+    return path
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_snac_file_is_rejected_and_leaves_no_output(tmp_path, good_snac, damage):
+    data = bytearray(good_snac.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) * 2 // 3]
+    else:
+        data[len(data) // 2] ^= 0x10
+    good_snac.write_bytes(bytes(data))
+    (tmp_path / "out.wav").write_bytes(b"older output")
+    result = snac("decode", good_snac, tmp_path / "out.wav", "--force")
+    assert result.returncode == ContainerError.exit_code
+    one_clear_line(result.stderr.decode(), "truncated" if damage == "truncate" else "corrupted")
+    assert (tmp_path / "out.wav").read_bytes() == b"older output"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert snac("info", good_snac).returncode == ContainerError.exit_code
+
+
+def test_a_bad_model_is_a_model_error(tmp_path, audio_file):
+    result = snac("encode", audio_file("in.wav", seconds=0.2), tmp_path / "o.snac", "-m", tmp_path / "nowhere")
+    assert result.returncode == ModelError.exit_code
+    one_clear_line(result.stderr.decode(), "no checkpoint folder")
+    offline = snac("encode", audio_file("in.wav", seconds=0.2), tmp_path / "o.snac", "-m", "32khz")
+    assert offline.returncode == ModelError.exit_code
+    one_clear_line(offline.stderr.decode(), "hf download hubertsiuzdak/snac_32khz")
+
+
+def test_a_file_whose_model_is_gone_names_it(tmp_path, good_snac, tiny):
+    moved = tmp_path / "moved.snac"
+    moved.write_bytes(good_snac.read_bytes())
+    result = invoke("decode", moved, tmp_path / "x.wav", "-m", tmp_path / "gone")
+    assert result.exit_code == ModelError.exit_code
+    assert "gone" in result.stderr
+
+
+def test_an_existing_output_needs_force(tmp_path, tiny, audio_file):
+    wav = audio_file("in.wav", seconds=0.2)
+    (tmp_path / "o.snac").write_bytes(b"mine")
+    result = invoke("encode", wav, tmp_path / "o.snac", "-m", tiny)
+    assert result.exit_code == OutputError.exit_code and "--force" in result.stderr
+    assert (tmp_path / "o.snac").read_bytes() == b"mine"
+    assert invoke("encode", wav, tmp_path / "o.snac", "-m", tiny, "--force").exit_code == 0
+    assert (tmp_path / "o.snac").read_bytes()[:4] == b"SNAC"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["encode", "in.wav", "o.snac", "--normalize", "loud"],
+        ["encode", "in.wav", "o.snac", "--channels", "both"],
+        ["decode", "in.snac", "o.wav", "--sample-rate", "fast"],
+        ["decode", "in.snac", "o.wav", "--subtype", "PCM_8"],
+        ["encode", "in.wav"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(args):
+    assert invoke(*args).exit_code == 2
+
+
+def test_version_and_help():
+    assert invoke("--version").stdout.strip() == f"snac {__version__}"
+    help_text = invoke("--help").stdout
+    for command in ("encode", "decode", "roundtrip", "info"):
+        assert command in help_text
+
+
+def test_help_and_info_never_import_torch(good_snac):
+    blocker = (  # any import of torch fails in this process
+        "import sys; sys.modules['torch'] = None\n"
+        "from snac_cli.cli import main; sys.argv = ['snac', *sys.argv[1:]]; main()"
+    )
+    for args in (["--help"], ["info", str(good_snac)], ["info", "--json", str(good_snac)]):
+        result = subprocess.run([sys.executable, "-c", blocker, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+
+
+def test_decode_can_resample_and_pick_the_sample_format(tmp_path, good_snac):
+    assert (
+        invoke("decode", good_snac, tmp_path / "a.wav", "--sample-rate", "48000", "--subtype", "FLOAT").exit_code == 0
+    )
+    info = sf.info(tmp_path / "a.wav")
+    assert (info.samplerate, info.subtype) == (48000, "FLOAT")
+    assert abs(info.frames - 48000 * 0.5) <= 1
+    assert invoke("decode", good_snac, tmp_path / "b.wav", "--sample-rate", "model").exit_code == 0
+    assert sf.info(tmp_path / "b.wav").samplerate == 16000
+
+
+def test_decoding_twice_gives_the_same_audio_and_the_seed_matters(tmp_path, good_snac):
+    for name, seed in [("a.wav", "0"), ("b.wav", "0"), ("c.wav", "5")]:
+        assert invoke("decode", good_snac, tmp_path / name, "--seed", seed).exit_code == 0
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    assert (tmp_path / "a.wav").read_bytes() != (tmp_path / "c.wav").read_bytes()
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, tiny, audio_file):
+    result = snac("encode", audio_file("in.wav", seconds=1.0), tmp_path / "o.snac", "-m", tiny)
+    assert result.returncode == 0 and result.stderr == b""
+    assert os.path.getsize(tmp_path / "o.snac") > 0

@@ -1,0 +1,78 @@
+"""The library API: audio files to .snac and back, restoring rate, channels and exact length."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from snac_cli import SNAC
+from snac_cli.audio import AudioReader
+from snac_cli.codec import decode, encode
+from snac_cli.container import SnacReader, read_snac, to_bytes
+from snac_cli.errors import ModelError
+
+
+@pytest.fixture(scope="module")
+def model(tiny) -> SNAC:
+    return SNAC.from_pretrained(tiny)
+
+
+def round_trip(model: SNAC, path, **options) -> tuple[np.ndarray, int, bytes]:
+    buffer = io.BytesIO()
+    with AudioReader(path) as audio:
+        encode(model, "tiny", audio, buffer, **options)
+    data = buffer.getvalue()
+    decoded = decode(model, SnacReader(io.BytesIO(data)))
+    return np.concatenate(list(decoded.blocks), axis=1), decoded.sample_rate, data
+
+
+@pytest.mark.parametrize(
+    "name, rate, channels, subtype",
+    [
+        ("mono8k.wav", 8000, 1, "PCM_16"),
+        ("stereo48k.flac", 48000, 2, "PCM_16"),
+        ("vorbis.ogg", 44100, 2, None),
+        ("deep.wav", 22050, 1, "PCM_24"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["mix", "keep"])
+def test_decoding_restores_rate_channels_and_exact_length(model, audio_file, name, rate, channels, subtype, mode):
+    path = audio_file(name, rate=rate, channels=channels, seconds=0.77, subtype=subtype)
+    expected = sf.info(path)
+    audio, out_rate, data = round_trip(model, path, channels=mode)
+    assert out_rate == expected.samplerate
+    assert audio.shape == (expected.channels, expected.frames)
+    assert read_snac(data).channels == (1 if mode == "mix" else channels)
+
+
+def test_without_normalization_mono_at_the_model_rate_goes_into_the_model_bit_for_bit(model, audio_file):
+    path = audio_file("x.wav", rate=model.sampling_rate, seconds=0.5, subtype="FLOAT")
+    _, _, data = round_trip(model, path, normalize="none")
+    samples, _ = sf.read(path, dtype="float32")
+    expected = model.encode(torch.from_numpy(samples)[None, None])
+    snac = read_snac(data)
+    assert snac.gain == 1.0
+    assert all(np.array_equal(c, e[0].numpy()[None]) for c, e in zip(snac.codes, expected, strict=True))
+
+
+def test_the_gain_is_recorded_and_undone_on_decode(model, audio_file):
+    path = audio_file("x.wav", rate=16000, seconds=0.6)
+    _, _, data = round_trip(model, path, normalize="peak")
+    snac = read_snac(data)
+    assert snac.gain != 1.0
+    unity = dataclasses.replace(snac, gain=1.0)
+    with_gain = np.concatenate(list(decode(model, SnacReader(io.BytesIO(data))).blocks), axis=1)
+    without = np.concatenate(list(decode(model, SnacReader(io.BytesIO(to_bytes(unity)))).blocks), axis=1)
+    np.testing.assert_allclose(with_gain, without / snac.gain, rtol=1e-5, atol=1e-6)
+
+
+def test_a_file_only_decodes_with_the_model_that_made_it(model, audio_file, checkpoint):
+    _, _, data = round_trip(model, audio_file("x.wav", seconds=0.2))
+    other = SNAC.from_pretrained(checkpoint("tiny-plain"))
+    with pytest.raises(ModelError, match="made by model tiny"):
+        decode(other, SnacReader(io.BytesIO(data)))

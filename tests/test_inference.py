@@ -1,0 +1,96 @@
+"""Chunked inference equals whole-file inference, in bounded memory, for any length and block size."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from signals import music_like, speech_like
+
+from snac_cli import SNAC
+from snac_cli.inference import decode_stream, encode_stream
+from snac_cli.model.layers import NoiseBlock
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny) -> SNAC:
+    return SNAC.from_pretrained(tiny)
+
+
+def whole_codes(model: SNAC, x: np.ndarray) -> list[np.ndarray]:
+    return [c.numpy() for c in model.encode(torch.from_numpy(x)[:, None])]
+
+
+def chunked_codes(model: SNAC, x: np.ndarray, chunk_seconds: float, block: int) -> list[np.ndarray]:
+    blocks = [x[:, i : i + block] for i in range(0, x.shape[1], block)]
+    parts = list(encode_stream(model, blocks, chunk_seconds=chunk_seconds))
+    return [np.concatenate(p, axis=1) for p in zip(*parts, strict=True)]
+
+
+def agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    assert [x.shape for x in a] == [y.shape for y in b]
+    return sum((x == y).sum() for x, y in zip(a, b, strict=True)) / sum(x.size for x in a)
+
+
+def two_channels(rate: int, n: int) -> np.ndarray:
+    return np.stack([speech_like(rate, n), music_like(rate, n)])
+
+
+def test_odd_lengths_encode_as_whole_files_do(tiny_model):
+    unit = tiny_model.config.pad_unit
+    chunk = 4 * unit
+    chunk_seconds = chunk / tiny_model.sampling_rate
+    for n in [1, 100, unit, chunk - 1, chunk, chunk + 1, 5 * chunk + 7]:
+        x = two_channels(tiny_model.sampling_rate, n)
+        codes = chunked_codes(tiny_model, x, chunk_seconds, block=333)
+        assert agreement(codes, whole_codes(tiny_model, x)) == 1.0, f"length {n}"
+
+
+@pytest.mark.parametrize("block", [1, 97, 4096, 10**6])
+def test_any_block_size_gives_the_same_codes(tiny_model, block):
+    x = two_channels(tiny_model.sampling_rate, 9000)
+    expected = chunked_codes(tiny_model, x, 0.2, block=10**6)
+    assert agreement(chunked_codes(tiny_model, x, 0.2, block=block), expected) == 1.0
+
+
+def test_long_real_sounding_audio_encodes_as_a_whole_with_official_sizes(checkpoint):
+    model = SNAC.from_pretrained(checkpoint("32khz"))  # attention, 4 scales
+    x = two_channels(model.sampling_rate, 8 * model.sampling_rate + 123)
+    assert agreement(chunked_codes(model, x, 2.0, block=5000), whole_codes(model, x)) >= 0.999
+
+
+def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    return float(10 * np.log10((reference**2).sum() / max(((reference - estimate) ** 2).sum(), 1e-30)))
+
+
+def code_chunks(codes: list[np.ndarray], per_frame: list[int], frames: int):
+    """Codes cut into container-like chunks of `frames` frames."""
+    total = codes[0].shape[1] // per_frame[0]
+    for f in range(0, total, frames):
+        yield [c[:, f * k : (f + frames) * k] for c, k in zip(codes, per_frame, strict=True)]
+
+
+@pytest.mark.parametrize("n", [1, 2000, 20000])
+def test_chunked_decoding_has_no_seams(tiny_model, monkeypatch, n):
+    monkeypatch.setattr(NoiseBlock, "forward", lambda self, x: x)  # compare the deterministic part
+    x = two_channels(tiny_model.sampling_rate, n)
+    codes = whole_codes(tiny_model, x)
+    whole = tiny_model.decode([torch.from_numpy(c) for c in codes]).numpy()[:, 0]
+    per_frame = [math.lcm(*tiny_model.vq_strides) // s for s in tiny_model.vq_strides]  # (3, 2, 1) -> 2, 3, 6
+    chunked = np.concatenate(list(decode_stream(tiny_model, code_chunks(codes, per_frame, 5), chunk_seconds=0.1)), 1)
+    assert chunked.shape == whole.shape
+    assert snr_db(whole, chunked) >= 40
+
+
+def test_decoding_is_deterministic_and_a_single_chunk_matches_seeded_decode(tiny_model):
+    x = two_channels(tiny_model.sampling_rate, 3000)
+    codes = whole_codes(tiny_model, x)
+    first = np.concatenate(list(decode_stream(tiny_model, [codes], seed=7)), axis=1)
+    again = np.concatenate(list(decode_stream(tiny_model, [codes], seed=7)), axis=1)
+    other = np.concatenate(list(decode_stream(tiny_model, [codes], seed=8)), axis=1)
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    torch.manual_seed(7)
+    direct = tiny_model.decode([torch.from_numpy(c) for c in codes]).numpy()[:, 0]
+    np.testing.assert_allclose(first, direct, atol=1e-6)

@@ -1,0 +1,51 @@
+"""Loudness measured block by block equals pyloudnorm's whole-signal BS.1770 measurement."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyloudnorm
+import pytest
+from signals import music_like, speech_like
+
+from snac_cli.loudness import LoudnessMeter
+from snac_cli.normalize import LOUDNESS_TARGET, PEAK_CEILING, measure_gain
+
+
+@pytest.mark.parametrize("rate", [8000, 24000, 44100, 48000])
+@pytest.mark.parametrize("block", [777, 48000])
+def test_streamed_loudness_equals_pyloudnorm(rate, block):
+    x = np.stack([speech_like(rate, rate * 5 + 11) * 0.3, music_like(rate, rate * 5 + 11) * 0.05])
+    meter = LoudnessMeter(rate, 2)
+    for i in range(0, x.shape[1], block):
+        meter.add(x[:, i : i + block])
+    expected = pyloudnorm.Meter(rate).integrated_loudness(x.T.astype(np.float64))
+    assert meter.loudness() == pytest.approx(expected, abs=1e-6)
+
+
+def test_silence_and_short_clips_have_no_loudness():
+    meter = LoudnessMeter(16000, 1)
+    meter.add(np.zeros((1, 16000)))
+    assert meter.loudness() == -math.inf
+    short = LoudnessMeter(16000, 1)
+    short.add(np.ones((1, 100)))
+    assert short.loudness() == -math.inf
+
+
+def test_loudness_gain_reaches_the_target_unless_it_would_clip():
+    quiet = speech_like(16000, 48000)[None] * 0.01
+    gain = measure_gain([quiet], 16000, 1, "loudness")
+    meter = LoudnessMeter(16000, 1)
+    meter.add(quiet * gain)
+    assert meter.loudness() == pytest.approx(LOUDNESS_TARGET, abs=0.01) or np.abs(quiet * gain).max() == pytest.approx(
+        PEAK_CEILING
+    )
+    assert np.abs(quiet * gain).max() <= PEAK_CEILING + 1e-6
+
+
+def test_peak_and_none_gains():
+    x = speech_like(16000, 16000)[None] * 0.25
+    assert measure_gain([x], 16000, 1, "peak") * np.abs(x).max() == pytest.approx(10 ** (-1 / 20))
+    assert measure_gain([x], 16000, 1, "none") == 1.0
+    assert measure_gain([np.zeros((1, 100))], 16000, 1, "peak") == 1.0
