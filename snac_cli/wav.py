@@ -73,16 +73,24 @@ class WavStreamReader:
             n -= len(piece)
 
     def blocks(self, frames: int) -> Iterator[np.ndarray]:
-        """Float32 blocks (channels, <= frames) until the data ends (or the stream does, if its size is unknown)."""
+        """Float32 blocks (channels, <= frames) until the sample data ends.
+
+        On a pipe the header's size is only a guess (sox writes the length it expects before its effects run),
+        so the data ends where the stream does; past the declared size, bytes that look like another RIFF
+        chunk end it too.
+        """
         leftover = b""
-        while self.remaining is None or self.remaining > 0:
+        while True:
+            if self.remaining == 0:
+                tail = self.stream.read(8)
+                if not tail or (len(tail) == 8 and tail[:4].isascii() and tail[:4].decode().isprintable()):
+                    break  # the end, or a chunk after the data (LIST, id3, ...)
+                self.remaining, leftover = None, leftover + tail
             want = frames * self.frame_bytes - len(leftover)
             if self.remaining is not None:
                 want = min(want, self.remaining)
             data = self.stream.read(want)
             if not data:
-                if self.remaining:
-                    raise AudioError(f"{self.name}: truncated WAV data")
                 break
             if self.remaining is not None:
                 self.remaining -= len(data)
@@ -91,6 +99,8 @@ class WavStreamReader:
             data, leftover = data[:whole], data[whole:]
             if data:
                 yield self.decode(data)
+        if whole_frames := len(leftover) - len(leftover) % self.frame_bytes:
+            yield self.decode(leftover[:whole_frames])
 
     def decode(self, data: bytes) -> np.ndarray:
         if self.kind == "i3":  # 24-bit: widen to int32 through a byte view, then scale
