@@ -1,89 +1,147 @@
-"""Encode and decode speed of snac-cli against the reference SNAC 1.2.1, side by side in one process.
+"""Encode and decode speed of snac-cli against the reference SNAC 1.2.1, side by side in one run.
 
     uv run python benchmarks/speed.py --models 24khz 32khz --seconds 10 --repeats 5
 
-Both models get the same random (perturbed) weights in the official layout; speed does not depend on the
-weights. Prints a Markdown table of medians; `x RT` is audio seconds per wall-clock second.
+Every measurement runs in a fresh process (so that peak memory is its own) on the same speech-like audio,
+with the same random weights in the official layout (speed does not depend on the weights):
+
+- reference: `snac.SNAC.encode` / `decode` under `torch.inference_mode()`, as its users run it;
+- reference+alloc: the same with snac's allocator setting (`snac_cli.allocator.tune_allocator`), to show
+  how much of the difference that setting alone makes;
+- ours: what `snac encode` / `snac decode` run: chunked `encode_stream` / `decode_stream`, allocator tuned.
+
+Prints a Markdown table of medians; `x RT` is audio seconds per wall-clock second. Decoding decodes the
+reference's codes. `codes equal` compares our codes with the reference's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
+import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import OFFICIAL, make_checkpoint  # noqa: E402  (the tests' checkpoint factory)
-from signals import speech_like  # noqa: E402
-
-from snac_cli import SNAC  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+IMPLEMENTATIONS = ("reference", "reference+alloc", "ours")
 
 
-def median_seconds(fn, repeats: int) -> float:
-    """Median wall time of fn() over `repeats` runs, after one warm-up."""
-    fn()
+def worker(impl: str, folder: str, op: str, seconds: float, repeats: int, codes_file: str) -> None:
+    """Time one implementation and operation in this process; print the times as JSON."""
+    if impl != "reference":
+        from snac_cli.allocator import tune_allocator
+
+        tune_allocator()
+    import torch
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from signals import speech_like
+
+    if impl == "ours":
+        from snac_cli import SNAC
+        from snac_cli.inference import decode_stream, encode_stream
+
+        model = SNAC.from_pretrained(folder)
+        rate = model.sampling_rate
+        audio = speech_like(rate, int(seconds * rate))[None]
+
+        def encode() -> list[np.ndarray]:
+            return [np.concatenate(p, axis=1) for p in zip(*encode_stream(model, [audio]), strict=True)]
+
+        def decode(codes: list[np.ndarray]) -> None:
+            for _ in decode_stream(model, [codes]):
+                pass
+    else:
+        import snac
+
+        model = snac.SNAC.from_pretrained(folder).eval()
+        rate = model.sampling_rate
+        audio_tensor = torch.from_numpy(speech_like(rate, int(seconds * rate)))[None, None]
+
+        def encode() -> list[np.ndarray]:
+            with torch.inference_mode():
+                return [c.numpy() for c in model.encode(audio_tensor)]
+
+        def decode(codes: list[np.ndarray]) -> None:
+            with torch.inference_mode():
+                model.decode([torch.from_numpy(c) for c in codes])
+
+    if op == "encode":
+        run = encode
+    else:
+        reference_codes = list(np.load(codes_file).values())
+
+        def run():
+            return decode(reference_codes)
+
+    result = run()  # warm-up
+    if op == "encode":
+        np.savez(codes_file, *result)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        run()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    print(json.dumps({"times": times}))
 
 
-def bench_model(name: str, seconds: float, repeats: int) -> list[str]:
-    import snac
-
-    with tempfile.TemporaryDirectory() as folder:
-        make_checkpoint(Path(folder), OFFICIAL[name])
-        reference = snac.SNAC.from_pretrained(folder).eval()
-        ours = SNAC.from_pretrained(folder)
-    sr = ours.sampling_rate
-    audio = torch.from_numpy(speech_like(sr, int(seconds * sr)))[None, None]
-    with torch.inference_mode():
-        ref_codes = reference.encode(audio)
-    codes = ours.encode(audio)
-    same = sum((a == b).sum().item() for a, b in zip(codes, ref_codes, strict=True))
-    agreement = 100 * same / sum(c.numel() for c in codes)
-
-    def reference_encode():
-        with torch.inference_mode():
-            reference.encode(audio)
-
-    def reference_decode():
-        with torch.inference_mode():
-            reference.decode(ref_codes)
-
-    rows = []
-    for op, ref_fn, our_fn in [
-        ("encode", reference_encode, lambda: ours.encode(audio)),
-        ("decode", reference_decode, lambda: ours.decode(codes)),
-    ]:
-        ref_s, our_s = median_seconds(ref_fn, repeats), median_seconds(our_fn, repeats)
-        rows.append(
-            f"| {name} | {op} | {ref_s:.3f} | {our_s:.3f} | {ref_s / our_s:.2f}x | "
-            f"{seconds / ref_s:.1f} | {seconds / our_s:.1f} | {agreement:.2f}% |"
-        )
-    return rows
+def measure(impl: str, folder: str, op: str, seconds: float, repeats: int, codes_file: str) -> tuple[float, float]:
+    """(median seconds, peak RSS in MB) of one implementation and operation, in a child process."""
+    command = [sys.executable, __file__, "--worker", impl, folder, op, str(seconds), str(repeats), codes_file]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = child.stdout.read() if child.stdout else ""
+    _, status, usage = os.wait4(child.pid, 0)
+    if status:
+        raise RuntimeError(f"{impl} {op} failed")
+    return statistics.median(json.loads(out)["times"]), usage.ru_maxrss / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["24khz", "32khz"], choices=list(OFFICIAL))
+    parser.add_argument("--models", nargs="+", default=["24khz", "32khz"], choices=["24khz", "32khz", "44khz"])
     parser.add_argument("--seconds", type=float, default=10.0, help="audio length")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.seconds:g} s of speech-like audio")
+    if args.worker:
+        impl, folder, op, seconds, repeats, codes_file = args.worker
+        worker(impl, folder, op, float(seconds), int(repeats), codes_file)
+        return
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import torch
+    from conftest import OFFICIAL, make_checkpoint
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+          f"{args.seconds:g} s of speech-like audio, median of {args.repeats}")  # fmt: skip
     print()
-    print("| model | op | reference s | ours s | speedup | reference x RT | ours x RT | codes equal |")
+    print("| model | op | implementation | seconds | x RT | speedup of ours | peak RSS MB | codes equal |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in args.models:
-        for row in bench_model(name, args.seconds, args.repeats):
-            print(row, flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            folder = str(make_checkpoint(Path(tmp) / name, OFFICIAL[name]))
+            codes = {impl: str(Path(tmp) / f"{name}-{impl}.npz") for impl in IMPLEMENTATIONS}
+            for op in ("encode", "decode"):
+                results = {
+                    impl: measure(impl, folder, op, args.seconds, args.repeats, codes[impl if op == "encode" else "reference"])
+                    for impl in IMPLEMENTATIONS
+                }  # fmt: skip
+                ours = results["ours"][0]
+                for impl, (secs, rss) in results.items():
+                    agreement = ""
+                    if op == "encode" and impl == "ours":
+                        a, b = np.load(codes["ours"]), np.load(codes["reference"])
+                        same = sum((a[k] == b[k]).sum() for k in a.files)
+                        agreement = f"{100 * same / sum(a[k].size for k in a.files):.2f}%"
+                    speedup = f"{secs / ours:.2f}x" if impl != "ours" else ""
+                    print(f"| {name} | {op} | {impl} | {secs:.3f} | {args.seconds / secs:.1f} | {speedup} | "
+                          f"{rss:.0f} | {agreement} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,21 +16,38 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import torch
 
 from . import __version__
 from .audio import BLOCK, AudioReader, mix_to_mono, resample_stream
 from .container import SnacHeader, SnacReader, SnacWriter
-from .errors import ContainerError, ModelError
-from .inference import CHUNK_SECONDS, Progress, decode_stream, encode_stream, resolve_device
+from .errors import ContainerError, ModelError, UsageError
+from .inference import (
+    Progress,
+    decode_stream,
+    encode_stream,
+    resolve_device,
+)
 from .model import SNAC
 from .normalize import measure_gain
 
 GAIN_WINDOW_SECONDS = 30.0  # on a pipe, the gain is measured on this much audio from the start
 
 
-def load_model(name: str, device: str = "auto") -> SNAC:
-    """A model by short name, Hub repo id or local folder, on a device (`auto` picks CUDA when present)."""
-    return SNAC.from_pretrained(name).to(resolve_device(device))
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def load_model(name: str, device: str = "auto", precision: str = "fp32") -> SNAC:
+    """A model by short name, Hub repo id or local folder, on a device (`auto` picks CUDA when present).
+
+    `bf16` and `fp16` are faster on GPUs but lossy: codes differ from fp32's; fp16 needs CUDA.
+    """
+    target = resolve_device(device)
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r} (fp32, bf16 or fp16)")
+    if precision == "fp16" and target.type != "cuda":
+        raise UsageError("fp16 runs on CUDA only; use fp32 or bf16 on the CPU")
+    return SNAC.from_pretrained(name).to(device=target, dtype=PRECISIONS[precision])
 
 
 def model_id(name: str) -> str:
@@ -47,7 +64,7 @@ def encode(
     channels: str = "mix",
     normalize: str = "loudness",
     metadata: dict[str, str] | None = None,
-    chunk_seconds: float = CHUNK_SECONDS,
+    chunk_seconds: float | None = None,
     progress: Progress | None = None,
 ) -> SnacHeader:
     """Encode audio into a `.snac` stream, written chunk by chunk as the codes come."""
@@ -59,7 +76,9 @@ def encode(
         return (mix_to_mono(b) for b in blocks) if channels == "mix" else blocks
 
     blocks = conditioned(audio.blocks())
-    if audio.seekable:  # a first pass measures the gain over the whole input
+    if normalize == "none":
+        gain = 1.0
+    elif audio.seekable:  # a first pass measures the gain over the whole input
         gain = measure_gain(blocks, audio.sample_rate, coded, normalize)
         blocks = conditioned(audio.blocks())
     else:  # a pipe: measure on its first seconds, then go on with them
@@ -122,7 +141,7 @@ def decode(
     sample_rate: int | None = None,
     seed: int = 0,
     original_length: int | None = None,
-    chunk_seconds: float = CHUNK_SECONDS,
+    chunk_seconds: float | None = None,
     progress: Progress | None = None,
 ) -> Decoded:
     """Decode a `.snac` stream to the original rate (or `sample_rate`), channels and length.

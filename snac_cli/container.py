@@ -241,6 +241,7 @@ class SnacWriter:
         )
         body = varint(frames) + pack_codes(flat, self.header.bits)
         self.emit(body + _U32.pack(zlib.crc32(body)))
+        self.stream.flush()  # a reader at the other end of a pipe can decode this chunk now
         self.frames += frames
         rest = [s[:, cut:] for s, cut in zip(scales, cuts, strict=True)]
         self.pending = [rest] if rest[0].shape[-1] else []

@@ -9,6 +9,12 @@ class SnacError(Exception):
     exit_code = 1
 
 
+class UsageError(SnacError, ValueError):
+    """A request this machine or this snac cannot honour as asked (an unknown device, say)."""
+
+    exit_code = 2
+
+
 class InputError(SnacError, ValueError):
     """An input that cannot be read or used."""
 

@@ -14,10 +14,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from .errors import UsageError
 from .model import SNAC
 from .model.attention import LocalMHA
+from .model.fast import FastPath
 
-CHUNK_SECONDS = 10.0  # default audio per chunk: bounded memory, with little context overhead
+# Least audio per chunk by default: `snac` then peaks under 1.5 GB of memory with the 24 kHz model
+# (docs/benchmarks.md); models with attention need longer chunks to amortize their wider context.
+ENCODE_CHUNK_SECONDS = 5.0
+DECODE_CHUNK_SECONDS = 4.0  # the decoder's activations are larger
 Progress = Callable[[int], None]  # called with the number of audio samples (model rate) just finished
 
 
@@ -28,51 +33,60 @@ def resolve_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"unknown device {name!r} (auto, cpu, cuda or cuda:N)") from None
+        raise UsageError(f"unknown device {name!r} (auto, cpu, cuda or cuda:N)") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {name}: CUDA is not available on this machine")
+            raise UsageError(f"device {name}: CUDA is not available on this machine")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise UsageError(f"device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     elif device.type != "cpu":
-        raise ValueError(f"unsupported device {name!r} (auto, cpu, cuda or cuda:N)")
+        raise UsageError(f"unsupported device {name!r} (auto, cpu, cuda or cuda:N)")
     return device
 
 
-def reach(layers: Iterable[nn.Module], rate: float, up: bool) -> float:
-    """How far (in input steps) one output can see on either side, bounded generously by the kernel spans."""
-    total = 0.0
-    for layer in layers:
-        if isinstance(layer, LocalMHA):  # mixes a whole window, whose far edge must be computed right too
-            total += layer.window_size * rate
-        elif isinstance(layer, nn.ConvTranspose1d):
-            total += math.ceil(layer.kernel_size[0] / layer.stride[0]) * rate
-            rate /= layer.stride[0]
+def reach(layers: list[nn.Module]) -> int:
+    """How many input steps one output of `layers` (in forward order) can see on either side.
+
+    Walks back from the output: each convolution widens the span by its kernel's reach past the padding,
+    striding scales it; local attention mixes a whole window, whose far edge must be right too.
+    """
+    span = 0.0
+    for layer in reversed(layers):
+        if isinstance(layer, LocalMHA):
+            span += layer.window_size
+        elif isinstance(layer, nn.ConvTranspose1d):  # stride s up: an output sees about (span + k) / s inputs
+            span = (span + layer.kernel_size[0]) / layer.stride[0] + 1
         elif isinstance(layer, nn.Conv1d):
-            total += (layer.kernel_size[0] - 1) * layer.dilation[0] * rate
-            rate = rate / layer.stride[0] if up else rate * layer.stride[0]
-    return total
+            k, d, p = layer.kernel_size[0], layer.dilation[0], layer.padding[0]  # type: ignore[index]
+            span = span * layer.stride[0] + max(p, (k - 1) * d - p)
+    return math.ceil(span)
 
 
-def chunk_units(model: SNAC, chunk_seconds: float) -> int:
-    """Padding units per chunk for about `chunk_seconds` of audio."""
-    return max(1, round(chunk_seconds * model.sampling_rate / model.config.pad_unit))
+def chunk_units(model: SNAC, chunk_seconds: float | None, default: float, context: int) -> int:
+    """Padding units per chunk: about `chunk_seconds` of audio, or by default at least `default` seconds and
+    14 times the context on one side, so that recomputing the context costs at most about 14 %."""
+    unit = model.config.pad_unit
+    if chunk_seconds is not None:
+        return max(1, round(chunk_seconds * model.sampling_rate / unit))
+    return max(round(default * model.sampling_rate / unit), 14 * context)
 
 
 def encode_stream(
     model: SNAC,
     blocks: Iterable[np.ndarray],
-    chunk_seconds: float = CHUNK_SECONDS,
+    chunk_seconds: float | None = None,
     progress: Progress | None = None,
 ) -> Iterator[list[np.ndarray]]:
     """Encode audio arriving as blocks (channels, n) at the model's rate: yields codes per scale (channels, n_i).
 
     Memory holds one chunk and its context, whatever the length of the stream.
     """
-    device = next(model.parameters()).device
+    device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     unit = model.config.pad_unit
-    context = math.ceil(reach(model.encoder.modules(), 1.0, up=False) / unit) * unit
-    size = chunk_units(model, chunk_seconds) * unit
+    context_units = math.ceil(reach(list(model.encoder.modules())) / unit)
+    context = context_units * unit
+    size = chunk_units(model, chunk_seconds, ENCODE_CHUNK_SECONDS, context_units) * unit
+    fast = FastPath(model.encoder) if device.type == "cpu" else None  # GPUs: cuDNN in the modules' layout
     buffer: np.ndarray | None = None
     start = 0  # absolute index of buffer[:, 0]
     done = 0  # everything before this is encoded; a multiple of the unit
@@ -80,9 +94,9 @@ def encode_stream(
     def encode_span(end: int, available: int) -> list[np.ndarray]:
         assert buffer is not None
         lo, hi = max(0, done - context), min(available, end + context)
-        x = torch.from_numpy(buffer[:, lo - start : hi - start]).to(device)[:, None, :]  # (C, 1, L)
+        x = torch.from_numpy(buffer[:, lo - start : hi - start]).to(device, dtype)[:, None, :]  # (C, 1, L)
         with torch.inference_mode():
-            _, codes = model.quantizer(model.encoder(x))
+            _, codes = model.quantizer(fast(model.encoder.block, x) if fast else model.encoder(x))
         first, last = (done - lo) // model.hop_length, (end - lo) // model.hop_length
         return [c[:, first // s : last // s].cpu().numpy() for c, s in zip(codes, model.vq_strides, strict=True)]
 
@@ -112,7 +126,7 @@ def decode_stream(
     model: SNAC,
     chunks: Iterable[list[np.ndarray]],
     seed: int = 0,
-    chunk_seconds: float = CHUNK_SECONDS,
+    chunk_seconds: float | None = None,
     progress: Progress | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode codes arriving in chunks (per scale, (channels, n_i)): yields audio blocks (channels, n).
@@ -123,8 +137,10 @@ def decode_stream(
     device = next(model.parameters()).device
     strides = model.vq_strides
     unit = model.config.pad_unit // model.hop_length  # latent frames
-    context = math.ceil(reach(model.decoder.modules(), 1.0, up=True) / unit) * unit
-    size = chunk_units(model, chunk_seconds) * unit
+    context_units = math.ceil(reach(list(model.decoder.modules())) / unit)
+    context = context_units * unit
+    size = chunk_units(model, chunk_seconds, DECODE_CHUNK_SECONDS, context_units) * unit
+    fast = FastPath(model.decoder) if device.type == "cpu" else None
     buffers: list[np.ndarray] | None = None
     start = done = 0  # in latent frames
     index = 0
@@ -138,9 +154,10 @@ def decode_stream(
         ]
         with torch.inference_mode(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed + index)
-            audio = model.decoder(model.quantizer.from_codes(codes))  # (C, 1, samples)
+            latent = model.quantizer.from_codes(codes)
+            audio = fast(model.decoder.model, latent) if fast else model.decoder(latent)  # (C, 1, samples)
         hop = model.hop_length
-        return audio[:, 0, (done - lo) * hop : (end - lo) * hop].cpu().numpy()
+        return audio[:, 0, (done - lo) * hop : (end - lo) * hop].float().cpu().numpy()
 
     for chunk in chunks:
         chunk = [c.astype(np.int64, copy=False) for c in chunk]

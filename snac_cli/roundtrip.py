@@ -27,11 +27,12 @@ def run_roundtrip(
     seed: int = 0,
     snac_path: str | None = None,
     quiet: bool = True,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """Encode `input`, decode it to `output` (and keep the codes at `snac_path`); return the report."""
     from .cli import progress_bar  # the CLI owns rendering; the bars only show on a terminal
 
-    model = load_model(model_name, device)
+    model = load_model(model_name, device, precision)
     with AudioReader(input) as audio:
         original = audio.read()
         buffer = io.BytesIO()
@@ -57,6 +58,7 @@ def run_roundtrip(
         "snac": snac_path,
         "model": model_name,
         "device": str(next(model.parameters()).device),
+        "precision": precision,
         "duration_seconds": seconds,
         "sample_rate": original.sample_rate,
         "channels": original.channels,

@@ -226,3 +226,66 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, tiny, audio_fil
     result = snac("encode", audio_file("in.wav", seconds=1.0), tmp_path / "o.snac", "-m", tiny)
     assert result.returncode == 0 and result.stderr == b""
     assert os.path.getsize(tmp_path / "o.snac") > 0
+
+
+def test_decode_from_a_pipe_writes_audio_before_the_input_ends(tmp_path, tiny, audio_file):
+    wav = audio_file("long.wav", rate=16000, seconds=12.0)  # several container chunks for the tiny model
+    assert invoke("encode", wav, tmp_path / "long.snac", "-m", tiny, "--normalize", "none").exit_code == 0
+    data = (tmp_path / "long.snac").read_bytes()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "snac_cli", "decode", "-", "-", "--chunk-seconds", "1"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdin and child.stdout
+    child.stdin.write(data[: len(data) // 2])  # half the file: the first chunks, then the pipe stays open
+    child.stdin.flush()
+    first = child.stdout.read(4096)  # blocks until the decoder has written audio
+    assert first[:4] == b"RIFF"
+    child.stdin.write(data[len(data) // 2 :])
+    child.stdin.close()
+    rest = child.stdout.read()
+    assert child.wait(timeout=120) == 0
+    (tmp_path / "out.wav").write_bytes(first + rest)
+    samples, _ = sf.read(tmp_path / "out.wav")
+    assert len(samples) == sf.info(wav).frames
+
+
+def test_encode_to_a_pipe_writes_codes_before_the_input_ends(tmp_path, tiny, audio_file):
+    wav = audio_file("long.wav", rate=16000, seconds=12.0)
+    data = wav.read_bytes()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "snac_cli", "encode", "-", "-", "-m", str(tiny), "--normalize", "none"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdin and child.stdout
+    child.stdin.write(data[: len(data) * 3 // 4])
+    child.stdin.flush()
+    first = child.stdout.read(64)  # the header and the first chunk come while stdin is still open
+    assert first[:4] == b"SNAC"
+    child.stdin.write(data[len(data) * 3 // 4 :])
+    child.stdin.close()
+    rest = child.stdout.read()
+    assert child.wait(timeout=120) == 0
+    (tmp_path / "out.snac").write_bytes(first + rest)
+    assert json.loads(invoke("info", tmp_path / "out.snac", "--json").stdout)["original_samples"] == 12 * 16000
+
+
+def test_an_unavailable_device_or_precision_is_a_usage_error(tmp_path, tiny, audio_file):
+    wav = audio_file("in.wav", seconds=0.2)
+    import torch
+
+    if not torch.cuda.is_available():
+        result = invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--device", "cuda")
+        assert result.exit_code == 2 and "CUDA is not available" in result.stderr
+        result = invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--precision", "fp16")
+        assert result.exit_code == 2 and "fp16 runs on CUDA only" in result.stderr
+    result = invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--device", "tpu")
+    assert result.exit_code == 2 and "unsupported device" in result.stderr
+
+
+def test_bf16_is_an_explicit_lossy_choice_that_still_round_trips(tmp_path, tiny, audio_file):
+    wav = audio_file("in.wav", rate=16000, seconds=0.7)
+    result = invoke("roundtrip", wav, "-m", tiny, "--precision", "bf16", "--json", "-o", tmp_path / "r.wav")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["precision"] == "bf16"
+    assert sf.info(tmp_path / "r.wav").frames == sf.info(wav).frames

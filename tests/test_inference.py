@@ -74,7 +74,7 @@ def code_chunks(codes: list[np.ndarray], per_frame: list[int], frames: int):
 
 @pytest.mark.parametrize("n", [1, 2000, 20000])
 def test_chunked_decoding_has_no_seams(tiny_model, monkeypatch, n):
-    monkeypatch.setattr(NoiseBlock, "forward", lambda self, x: x)  # compare the deterministic part
+    monkeypatch.setattr(NoiseBlock, "noise", lambda self, b, t, like: torch.zeros(b, 1, t))  # the deterministic part
     x = two_channels(tiny_model.sampling_rate, n)
     codes = whole_codes(tiny_model, x)
     whole = tiny_model.decode([torch.from_numpy(c) for c in codes]).numpy()[:, 0]

@@ -73,6 +73,8 @@ class NoiseBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, _, T = x.shape
-        # One randn of shape (B, 1, T) per block, in decoder order: the reference's draws, for equal output.
-        noise = torch.randn((B, 1, T), device=x.device, dtype=x.dtype)
-        return x + noise * self.linear(x)
+        return x + self.noise(B, T, x) * self.linear(x)
+
+    def noise(self, batch: int, steps: int, like: torch.Tensor) -> torch.Tensor:
+        """Noise (B, 1, T): one randn of this shape per block, in decoder order, as the reference draws it."""
+        return torch.randn((batch, 1, steps), device=like.device, dtype=like.dtype)
