@@ -128,10 +128,11 @@ def main() -> None:
             folder = str(make_checkpoint(Path(tmp) / name, OFFICIAL[name]))
             codes = {impl: str(Path(tmp) / f"{name}-{impl}.npz") for impl in IMPLEMENTATIONS}
             for op in ("encode", "decode"):
+                codes_in = {impl: codes[impl if op == "encode" else "reference"] for impl in IMPLEMENTATIONS}
                 results = {
-                    impl: measure(impl, folder, op, args.seconds, args.repeats, codes[impl if op == "encode" else "reference"])
+                    impl: measure(impl, folder, op, args.seconds, args.repeats, codes_in[impl])
                     for impl in IMPLEMENTATIONS
-                }  # fmt: skip
+                }
                 ours = results["ours"][0]
                 for impl, (secs, rss) in results.items():
                     agreement = ""

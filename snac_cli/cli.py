@@ -47,6 +47,19 @@ class Precision(str, Enum):
     fp16 = "fp16"
 
 
+class ExportFormat(str, Enum):
+    npy = "npy"
+    npz = "npz"
+    jsonl = "jsonl"
+    tokens = "tokens"
+
+
+class Offsets(str, Enum):
+    none = "none"
+    scale = "scale"
+    position = "position"
+
+
 class Subtype(str, Enum):
     PCM_16 = "PCM_16"
     PCM_24 = "PCM_24"
@@ -68,6 +81,11 @@ SeedOption = Annotated[int, typer.Option(help="Seed of the decoder's noise (deco
 PrecisionOption = Annotated[
     Precision, typer.Option(help="fp32 (exact); bf16 or fp16 are lossy, faster on GPUs (fp16: CUDA only).")
 ]
+OffsetsOption = Annotated[
+    Offsets, typer.Option(help="Added to each code: none, scale x codebook size, or position-in-frame x codebook size.")
+]
+BaseOption = Annotated[int, typer.Option(help="Added to every token (a language model's first audio token id).")]
+TemplateOption = Annotated[str, typer.Option(help="Text form of a token, for --format tokens.")]
 ChunkOption = Annotated[
     float | None,
     typer.Option(
@@ -344,6 +362,82 @@ def info(
         from .describe import render
 
         typer.echo(render(summary))
+
+
+@app.command("export")
+def export_codes(
+    files: Annotated[list[str], typer.Argument(help=".snac files.")],
+    format: Annotated[ExportFormat, typer.Option(help="npy, jsonl, tokens: flat token sequences; npz: per scale.")] = (
+        ExportFormat.npy
+    ),
+    offsets: OffsetsOption = Offsets.none,
+    base: BaseOption = 0,
+    template: TemplateOption = "<snac_{}>",
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Folder for the outputs, or - for stdout (default: beside each)."),
+    ] = None,
+    force: ForceOption = False,
+) -> None:
+    """Export codes for language-model training: one flat token sequence per file and channel (depth-first
+    per frame: 7 tokens per frame for 24 kHz, 15 for 32/44 kHz), or per-scale arrays."""
+
+    def run() -> None:
+        from .container import read_snac
+        from .export import default_output, export_bytes
+        from .files import atomic_output
+
+        if output == "-" and format in (ExportFormat.npy, ExportFormat.npz) and len(files) > 1:
+            raise OutputError("only jsonl and tokens can put several files on stdout")
+        for name in files:
+            with binary_input(name) as stream:
+                snac = read_snac(stream)
+            try:
+                data = export_bytes(snac, name, format.value, offsets.value, base, template)
+            except ValueError as e:
+                raise InputError(f"{name}: {e}") from None
+            if output == "-":
+                sys.stdout.buffer.write(data)
+                continue
+            target = default_output(name, format.value)
+            if output is not None:
+                target = Path(output) / target.name
+            check_output(str(target), force, name)
+            with atomic_output(target) as out:
+                out.write(data)
+        sys.stdout.flush()
+
+    guarded(run)
+
+
+@app.command("import")
+def import_codes(
+    input: Annotated[str, typer.Argument(help="Tokens: .npy, .jsonl (first record), or text (.txt or -).")],
+    output: Annotated[str, typer.Argument(help=".snac file to write, or - for stdout.")],
+    model: ModelOption = "24khz",
+    offsets: OffsetsOption = Offsets.none,
+    base: BaseOption = 0,
+    template: TemplateOption = "<snac_{}>",
+    force: ForceOption = False,
+) -> None:
+    """Turn language-model tokens back into a .snac file (checking order, ranges and length), for `snac decode`."""
+
+    def run() -> None:
+        from .container import write_snac
+        from .export import header_for, import_tokens, read_tokens
+
+        check_output(output, force, input)
+        with binary_input(input) as stream:
+            data = stream.read()
+        try:
+            tokens = read_tokens(data, Path(input).suffix.lower() if input != "-" else ".txt", template)
+            header, hop = header_for(model, channels=tokens.shape[0])
+            snac = import_tokens(tokens, header, hop, offsets.value, base)
+        except (ValueError, KeyError) as e:
+            raise InputError(f"{input}: {e}") from None
+        write_snac(sys.stdout.buffer if output == "-" else output, snac)
+
+    guarded(run)
 
 
 def main() -> None:

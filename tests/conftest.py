@@ -37,6 +37,11 @@ TINY = {
         sampling_rate=16000, encoder_dim=8, encoder_rates=[2, 3, 4], decoder_dim=128, decoder_rates=[4, 3, 2],
         attn_window_size=4, codebook_size=256, codebook_dim=4, vq_strides=[3, 2, 1], noise=True, depthwise=True,
     ),
+    # Strides that halve, as the official models': their codes interleave into language-model tokens.
+    "tiny-lm": dict(
+        sampling_rate=16000, encoder_dim=8, encoder_rates=[2, 4], decoder_dim=64, decoder_rates=[4, 2],
+        attn_window_size=None, codebook_size=256, codebook_dim=4, vq_strides=[4, 2, 1], noise=True, depthwise=True,
+    ),
     # The other branches: no attention, plain (non-depthwise) convolutions, no noise.
     "tiny-plain": dict(
         sampling_rate=8000, encoder_dim=4, encoder_rates=[3, 5], decoder_dim=32,

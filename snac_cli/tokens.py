@@ -1,0 +1,103 @@
+"""Codes as one flat token sequence for audio language models, and back (numpy only).
+
+Each frame's codes form a tree: a coarse code, its two children one scale finer, theirs, and so on. The
+sequence walks each frame's tree depth first (pre-order). For the 24 kHz model that is 7 tokens per frame:
+c0[i], c1[2i], c2[4i], c2[4i+1], c1[2i+1], c2[4i+2], c2[4i+3], the order Orpheus TTS uses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+OFFSETS = ("none", "scale", "position")
+
+
+def frame_order(strides: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(scale, index within the frame) of each token of one frame, in depth-first pre-order."""
+    steps = math.lcm(*strides)
+    per_frame = [steps // s for s in strides]
+    if per_frame[0] != 1 or any(b % a for a, b in zip(per_frame, per_frame[1:], strict=False)):
+        raise ValueError(f"strides {strides}: interleaving needs each stride to be a multiple of the next")
+    order: list[tuple[int, int]] = []
+
+    def visit(scale: int, index: int) -> None:
+        order.append((scale, index))
+        if scale + 1 < len(per_frame):
+            ratio = per_frame[scale + 1] // per_frame[scale]
+            for child in range(ratio):
+                visit(scale + 1, index * ratio + child)
+
+    visit(0, 0)
+    return order
+
+
+def token_offsets(strides: tuple[int, ...], codebook_size: int, offsets: str, base: int) -> np.ndarray:
+    """What is added to each position's code: nothing, scale x codebook size, or position x codebook size."""
+    if offsets not in OFFSETS:
+        raise ValueError(f"unknown offsets {offsets!r} (one of {', '.join(OFFSETS)})")
+    order = frame_order(strides)
+    if offsets == "none":
+        shift = np.zeros(len(order), dtype=np.int64)
+    elif offsets == "scale":
+        shift = np.array([scale for scale, _ in order], dtype=np.int64) * codebook_size
+    else:
+        shift = np.arange(len(order), dtype=np.int64) * codebook_size
+    return shift + base
+
+
+def to_tokens(
+    codes: list[np.ndarray], strides: tuple[int, ...], codebook_size: int, offsets: str = "none", base: int = 0
+) -> np.ndarray:
+    """Per-scale codes (n_i,) of one channel -> the flat token sequence (frames * tokens per frame,)."""
+    order = frame_order(strides)
+    frames = codes[0].shape[-1]
+    per_frame = [c.shape[-1] // frames for c in codes] if frames else [1] * len(codes)
+    tokens = np.empty((frames, len(order)), dtype=np.int64)
+    for position, (scale, index) in enumerate(order):
+        tokens[:, position] = codes[scale].reshape(frames, per_frame[scale])[:, index]
+    return (tokens + token_offsets(strides, codebook_size, offsets, base)).reshape(-1)
+
+
+def from_tokens(
+    tokens: np.ndarray, strides: tuple[int, ...], codebook_size: int, offsets: str = "none", base: int = 0
+) -> list[np.ndarray]:
+    """Inverse of `to_tokens`, checking the length and every token's range for its position."""
+    order = frame_order(strides)
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    if tokens.size % len(order):
+        raise ValueError(f"{tokens.size} tokens is not a whole number of frames of {len(order)}")
+    frames = tokens.reshape(-1, len(order)) - token_offsets(strides, codebook_size, offsets, base)
+    bad = (frames < 0) | (frames >= codebook_size)
+    if bad.any():
+        frame, position = np.argwhere(bad)[0]
+        raise ValueError(
+            f"token {int(tokens[frame * len(order) + position])} at frame {frame}, position {position} is out of "
+            f"range for {offsets!r} offsets (base {base}, codebook size {codebook_size})"
+        )
+    steps = math.lcm(*strides)
+    codes = [np.empty((len(frames), steps // s), dtype=np.int64) for s in strides]
+    for position, (scale, index) in enumerate(order):
+        codes[scale][:, index] = frames[:, position]
+    return [c.reshape(-1) for c in codes]
+
+
+def format_text(tokens: np.ndarray, template: str = "<snac_{}>") -> str:
+    """Tokens as text, e.g. `<snac_12><snac_4109>...`."""
+    return "".join(template.format(int(t)) for t in tokens)
+
+
+def parse_text(text: str, template: str = "<snac_{}>") -> np.ndarray:
+    """Inverse of `format_text`; also accepts whitespace between tokens."""
+    prefix, _, suffix = template.partition("{}")
+    pieces = "".join(text.split()).split(prefix)
+    if pieces[0]:
+        raise ValueError(f"text does not start with a {template!r} token: {pieces[0][:20]!r}")
+    values = []
+    for piece in pieces[1:]:
+        number, _, rest = piece.partition(suffix) if suffix else (piece, "", "")
+        if rest or not number.isdigit():
+            raise ValueError(f"not a {template!r} token: {prefix}{piece[:20]}")
+        values.append(int(number))
+    return np.array(values, dtype=np.int64)
