@@ -62,13 +62,13 @@ def reach(layers: list[nn.Module]) -> int:
     return math.ceil(span)
 
 
-def chunk_units(model: SNAC, chunk_seconds: float | None, default: float, context: int) -> int:
+def chunk_units(model: SNAC, chunk_seconds: float | None, default: float, context: int, ratio: int) -> int:
     """Padding units per chunk: about `chunk_seconds` of audio, or by default at least `default` seconds and
-    14 times the context on one side, so that recomputing the context costs at most about 14 %."""
+    `ratio` times the context on one side, so that recomputing the context costs at most 2 / ratio."""
     unit = model.config.pad_unit
     if chunk_seconds is not None:
         return max(1, round(chunk_seconds * model.sampling_rate / unit))
-    return max(round(default * model.sampling_rate / unit), 14 * context)
+    return max(round(default * model.sampling_rate / unit), ratio * context)
 
 
 def encode_stream(
@@ -85,7 +85,7 @@ def encode_stream(
     unit = model.config.pad_unit
     context_units = math.ceil(reach(list(model.encoder.modules())) / unit)
     context = context_units * unit
-    size = chunk_units(model, chunk_seconds, ENCODE_CHUNK_SECONDS, context_units) * unit
+    size = chunk_units(model, chunk_seconds, ENCODE_CHUNK_SECONDS, context_units, ratio=14) * unit
     fast = FastPath(model.encoder) if device.type == "cpu" else None  # GPUs: cuDNN in the modules' layout
     buffer: np.ndarray | None = None
     start = 0  # absolute index of buffer[:, 0]
@@ -139,7 +139,7 @@ def decode_stream(
     unit = model.config.pad_unit // model.hop_length  # latent frames
     context_units = math.ceil(reach(list(model.decoder.modules())) / unit)
     context = context_units * unit
-    size = chunk_units(model, chunk_seconds, DECODE_CHUNK_SECONDS, context_units) * unit
+    size = chunk_units(model, chunk_seconds, DECODE_CHUNK_SECONDS, context_units, ratio=10) * unit
     fast = FastPath(model.decoder) if device.type == "cpu" else None
     buffers: list[np.ndarray] | None = None
     start = done = 0  # in latent frames
