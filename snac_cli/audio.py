@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from .files import atomic_output
 from .wav import WavStreamReader, is_wav, wav_header, wav_samples
 
 BLOCK = 1 << 16  # frames per block read or written
-SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
 
 
@@ -219,8 +217,3 @@ def write_stream(
             f.write(clipped(block, subtype).T)
             written += block.shape[1]
     return written
-
-
-def stdout_binary() -> BinaryIO:
-    """stdout for data; the CLI never prints anything else there when data goes to it."""
-    return sys.stdout.buffer

@@ -90,11 +90,6 @@ class SnacFile(SnacHeader):
         return self.codes[0].shape[-1] // self.codes_per_frame[0] if self.codes else 0
 
     @property
-    def duration(self) -> float:
-        """Seconds of original audio."""
-        return self.original_length / self.original_sample_rate
-
-    @property
     def header(self) -> SnacHeader:
         return SnacHeader(**{k: getattr(self, k) for k in SnacHeader.__dataclass_fields__})
 
