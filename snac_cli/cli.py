@@ -226,18 +226,18 @@ def encode(
         from .files import atomic_output
 
         check_output(output, force, input)
-        with binary_input(input) if input == "-" else contextlib.nullcontext(input) as source:
-            with AudioReader(source, name="stdin" if input == "-" else input) as audio:
-                snac_model = load_model(model, device, precision.value)
-                seconds = audio.frames / audio.sample_rate if audio.frames is not None else None
-                with progress_bar("encoding", seconds, snac_model.sampling_rate, quiet) as progress:
-                    target = contextlib.nullcontext(sys.stdout.buffer) if output == "-" else atomic_output(Path(output))
-                    with target as stream:
-                        encode_audio(
-                            snac_model, model_id(model), audio, stream, channels.value, normalize.value,
-                            metadata, chunk_seconds, progress,
-                        )  # fmt: skip
-                        stream.flush()
+        source = sys.stdin.buffer if input == "-" else input
+        with AudioReader(source, name="stdin" if input == "-" else input) as audio:
+            snac_model = load_model(model, device, precision.value)
+            seconds = audio.frames / audio.sample_rate if audio.frames is not None else None
+            with progress_bar("encoding", seconds, snac_model.sampling_rate, quiet) as progress:
+                target = contextlib.nullcontext(sys.stdout.buffer) if output == "-" else atomic_output(Path(output))
+                with target as stream:
+                    encode_audio(
+                        snac_model, model_id(model), audio, stream, channels.value, normalize.value,
+                        metadata, chunk_seconds, progress,
+                    )  # fmt: skip
+                    stream.flush()
 
     guarded(run)
 
@@ -321,8 +321,12 @@ def roundtrip(
         snac_path = str(Path(target).with_suffix(".snac")) if keep_snac else None
         if snac_path:
             check_output(snac_path, force, input)
+
+        def bar(description: str, seconds: float, rate: int):
+            return progress_bar(description, seconds, rate, quiet)
+
         return run_roundtrip(
-            input, target, model, device, normalize.value, channels.value, seed, snac_path, quiet, precision.value
+            input, target, model, device, normalize.value, channels.value, seed, snac_path, bar, precision.value
         )
 
     report = guarded(run)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,10 @@ from .audio import AudioReader, write_stream
 from .codec import decode, encode, load_model, model_id
 from .container import SnacReader
 from .files import atomic_output
+from .inference import Progress
 from .metrics import mel_distance, si_sdr
+
+ProgressBar = Callable[[str, float, int], contextlib.AbstractContextManager[Progress | None]]
 
 
 def run_roundtrip(
@@ -26,23 +31,26 @@ def run_roundtrip(
     channels: str = "mix",
     seed: int = 0,
     snac_path: str | None = None,
-    quiet: bool = True,
+    progress_bar: ProgressBar | None = None,
     precision: str = "fp32",
 ) -> dict[str, Any]:
-    """Encode `input`, decode it to `output` (and keep the codes at `snac_path`); return the report."""
-    from .cli import progress_bar  # the CLI owns rendering; the bars only show on a terminal
+    """Encode `input`, decode it to `output` (and keep the codes at `snac_path`); return the report.
 
+    `progress_bar(description, seconds, rate)`, if given, opens a display and yields its callback.
+    """
+    if progress_bar is None:
+        progress_bar = no_progress_bar
     model = load_model(model_name, device, precision)
     with AudioReader(input) as audio:
         original = audio.read()
         buffer = io.BytesIO()
         seconds = original.frames / original.sample_rate
-        with progress_bar("encoding", seconds, model.sampling_rate, quiet) as progress:
+        with progress_bar("encoding", seconds, model.sampling_rate) as progress:
             start = time.perf_counter()
             header = encode(model, model_id(model_name), audio, buffer, channels, normalize, progress=progress)
             encode_seconds = time.perf_counter() - start
     buffer.seek(0)
-    with progress_bar("decoding", seconds, model.sampling_rate, quiet) as progress:
+    with progress_bar("decoding", seconds, model.sampling_rate) as progress:
         start = time.perf_counter()
         decoded = decode(model, SnacReader(buffer), seed=seed, progress=progress)
         reconstruction = np.concatenate(list(decoded.blocks), axis=1)
@@ -74,6 +82,10 @@ def run_roundtrip(
         "mel_distance": mel_distance(original.samples, reconstruction, original.sample_rate),
         "gain_db": 20 * math.log10(header.gain),
     }
+
+
+def no_progress_bar(description: str, seconds: float, rate: int) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def render_report(r: dict[str, Any]) -> None:
