@@ -9,6 +9,7 @@ from conftest import CONFIGS
 from signals import music_like, speech_like
 
 from snac_cli import SNAC
+from snac_cli.model.fast import FastPath
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +141,21 @@ def test_the_model_trains_when_unfolded(checkpoint):
     (audio_hat - x).pow(2).mean().backward()
     grads = [p.grad for p in model.encoder.parameters()]
     assert all(g is not None for g in grads)
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny-plain", "24khz"])
+def test_the_time_major_fast_path_equals_the_module_path(models, name):
+    _, ours = models(name)
+    x = audio("speech", ours.sampling_rate, 2 * ours.config.pad_unit)
+    fast_encoder, fast_decoder = FastPath(ours.encoder), FastPath(ours.decoder)
+    with torch.inference_mode():
+        latent = ours.encoder(x)
+        assert (fast_encoder(ours.encoder.block, x) - latent).abs().max().item() <= 1e-4
+        codes = ours.quantizer(latent)[1]
+        z = ours.quantizer.from_codes(codes)
+        torch.manual_seed(5)
+        expected = ours.decoder(z)
+        torch.manual_seed(5)
+        decoded = fast_decoder(ours.decoder.model, z)
+    assert decoded.shape == expected.shape
+    assert (decoded - expected).abs().max().item() <= 1e-5
