@@ -18,7 +18,7 @@ from typing import Annotated, BinaryIO, TypeVar
 import typer
 
 from . import __version__
-from .errors import InputError, OutputError, SnacError
+from .errors import InputError, OutputError, SnacError, UsageError
 
 app = typer.Typer(
     help="snac: a neural audio codec for the command line (SNAC, multi-scale discrete codes).",
@@ -86,6 +86,14 @@ OffsetsOption = Annotated[
 ]
 BaseOption = Annotated[int, typer.Option(help="Added to every token (a language model's first audio token id).")]
 TemplateOption = Annotated[str, typer.Option(help="Text form of a token, for --format tokens.")]
+FilesFromOption = Annotated[
+    str | None,
+    typer.Option("--files-from", "-T", help="Read the input files from this list (one per line; - for stdin)."),
+]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for a folder or list.")]
+ManifestOption = Annotated[
+    str | None, typer.Option(help="JSONL record of a folder or list run [default: OUTPUT/manifest.jsonl].")
+]
 ChunkOption = Annotated[
     float | None,
     typer.Option(
@@ -172,6 +180,113 @@ def stderr_console():
     return Console(stderr=True)
 
 
+def batch_arguments(input: str, output: str | None, files_from: str | None) -> tuple[bool, str | None, str]:
+    """(many files?, input, output): a folder input or --files-from (whose one argument is the output
+    folder) makes a batch run."""
+    if files_from is not None:
+        if output is not None:
+            raise fail(UsageError("with --files-from, give only the output folder"))
+        return True, None, input
+    if output is None:
+        raise fail(UsageError("missing the OUTPUT argument"))
+    return Path(input).is_dir(), input, output
+
+
+def threads_per_job(jobs: int) -> int | None:
+    """Each worker's share of the cores, so that workers do not fight over them."""
+    import os
+
+    return max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+
+
+def run_batch(
+    kind: str,
+    input: str | None,
+    output: str,
+    files_from: str | None,
+    task: Callable,
+    jobs: int,
+    manifest: str | None,
+    force: bool,
+    quiet: bool,
+    ray: str | None = None,
+    suffix: str = ".snac",
+) -> None:
+    """A folder or list run: plan, skip what is up to date, work, then the manifest and a summary."""
+    import time
+
+    from . import batch, tasks
+
+    started = time.perf_counter()
+    suffixes = batch.AUDIO_SUFFIXES if kind == "encode" else (".snac",)
+    if input is not None and not Path(input).is_dir():
+        raise InputError(f"{input}: no such folder")
+    sources, root = batch.sources_of(input, files_from, sys.stdin, suffixes)
+    out_dir = Path(output)
+    batch.prepare_out_dir(out_dir)
+    all_jobs = batch.plan(sources, out_dir, suffix, root)
+    records: list[batch.Record] = []
+    todo = []
+    for job in all_jobs:
+        if not force:
+            from .codec import model_id
+
+            existing = (
+                tasks.existing_encoding(job, model_id(task.model)) if kind == "encode" else tasks.existing_decoding(job)
+            )
+            if existing is not None:
+                records.append(existing)
+                continue
+        todo.append(job)
+    seconds = [tasks.probe_seconds(job.source) for job in todo] if kind == "encode" else [None] * len(todo)
+    units = tasks.units_of(todo, seconds) if kind == "encode" else [[job] for job in todo]
+    try:
+        with files_bar(f"{kind[:-1]}ing", len(todo), quiet) as advance:
+            if ray is not None:
+                from .distributed import run_on_ray
+
+                results = run_on_ray(task, todo, None if ray == "local" else ray, jobs)
+            else:
+                results = batch.run_pool(units, task, jobs)
+            for done in results:
+                records += done
+                advance(len(done))
+    finally:
+        order = {str(job.source): i for i, job in enumerate(all_jobs)}
+        records.sort(key=lambda r: order[r.input])
+        batch.write_manifest(Path(manifest) if manifest else out_dir / batch.MANIFEST, records)
+        if not quiet:
+            typer.echo(f"snac: {batch.summary(records, time.perf_counter() - started)}", err=True)
+    failures = [r for r in records if r.status == "failed"]
+    for record in failures[:10]:
+        typer.echo(f"snac: failed: {record.error}", err=True)
+    if failures:
+        raise InputError(f"{len(failures)} of {len(records)} files failed (see the manifest)")
+
+
+@contextlib.contextmanager
+def files_bar(description: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """One progress bar over the files of a batch run, on a terminal; yields the callback to advance it."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("files")]
+    with Progress(
+        *columns, TimeElapsedColumn(), TimeRemainingColumn(), transient=True, console=stderr_console()
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
 def parse_metadata(items: list[str]) -> dict[str, str]:
     pairs = {}
     for item in items:
@@ -204,8 +319,23 @@ def common(
 
 @app.command()
 def encode(
-    input: Annotated[str, typer.Argument(help="Audio file (WAV, FLAC, OGG, MP3, ...), or - for stdin.")],
-    output: Annotated[str, typer.Argument(help=".snac file to write, or - for stdout.")],
+    input: Annotated[
+        str, typer.Argument(help="Audio file (WAV, FLAC, OGG, MP3, ...), - for stdin, or a folder of them.")
+    ],
+    output: Annotated[
+        str | None, typer.Argument(help=".snac file to write, - for stdout, or a folder (for a folder or list).")
+    ] = None,
+    files_from: FilesFromOption = None,
+    jobs: JobsOption = 1,
+    manifest: ManifestOption = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run a folder or list on Ray Data: --ray for a local Ray, --ray=ADDRESS for a cluster "
+            "(needs snac-cli[ray]).",
+            metavar="[=ADDRESS]",
+        ),
+    ] = None,
     model: ModelOption = "24khz",
     device: DeviceOption = "auto",
     precision: PrecisionOption = Precision.fp32,
@@ -216,8 +346,20 @@ def encode(
     force: ForceOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Encode audio into a .snac file of multi-scale codes."""
+    """Encode audio into a .snac file of multi-scale codes; a folder or list of files into a mirrored folder."""
     metadata = parse_metadata(meta)
+    many, input, output = batch_arguments(input, output, files_from)
+    if many:
+        from .tasks import EncodeTask
+
+        task = EncodeTask(
+            model, device, precision.value, channels.value, normalize.value, metadata, chunk_seconds,
+            threads=threads_per_job(jobs),
+        )  # fmt: skip
+        guarded(lambda: run_batch("encode", input, output, files_from, task, jobs, manifest, force, quiet, ray))
+        return
+    if ray is not None:
+        raise fail(UsageError("--ray runs a folder or a list of files (--files-from)"))
 
     def run() -> None:
         from .audio import AudioReader
@@ -225,6 +367,7 @@ def encode(
         from .codec import load_model, model_id
         from .files import atomic_output
 
+        assert output is not None
         check_output(output, force, input)
         source = sys.stdin.buffer if input == "-" else input
         with AudioReader(source, name="stdin" if input == "-" else input) as audio:
@@ -244,8 +387,17 @@ def encode(
 
 @app.command()
 def decode(
-    input: Annotated[str, typer.Argument(help=".snac file, or - for stdin.")],
-    output: Annotated[str, typer.Argument(help="Audio file (.wav, .flac, .ogg, ...), or - for WAV on stdout.")],
+    input: Annotated[str, typer.Argument(help=".snac file, - for stdin, or a folder of them.")],
+    output: Annotated[
+        str | None,
+        typer.Argument(help="Audio file (.wav, .flac, .ogg, ...), - for WAV on stdout, or a folder."),
+    ] = None,
+    files_from: FilesFromOption = None,
+    jobs: JobsOption = 1,
+    manifest: ManifestOption = None,
+    audio_format: Annotated[
+        str, typer.Option("--format", help="Audio format of the files a folder or list decodes to (wav, flac, ogg).")
+    ] = "wav",
     device: DeviceOption = "auto",
     precision: PrecisionOption = Precision.fp32,
     sample_rate: Annotated[str, typer.Option(help="original, model, or a rate in Hz.")] = "original",
@@ -258,8 +410,21 @@ def decode(
     force: ForceOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Decode a .snac file to audio at its original rate, channels and length."""
+    """Decode a .snac file to audio at its original rate, channels and length; a folder or list into a folder."""
     rate_choice = parse_rate(sample_rate)
+    many, input, output = batch_arguments(input, output, files_from)
+    if many:
+        from .tasks import DecodeTask
+
+        task = DecodeTask(
+            model, device, precision.value, rate_choice, subtype.value if subtype else None, seed, chunk_seconds,
+            threads=threads_per_job(jobs),
+        )  # fmt: skip
+        suffix = "." + audio_format.lower().lstrip(".")
+        guarded(
+            lambda: run_batch("decode", input, output, files_from, task, jobs, manifest, force, quiet, suffix=suffix)
+        )
+        return
 
     def run() -> None:
         from .audio import write_stream
@@ -267,6 +432,7 @@ def decode(
         from .codec import load_model, verify
         from .container import SnacReader
 
+        assert output is not None
         check_output(output, force, input)
         with binary_input(input) as stream:
             length = verify(stream) if stream.seekable() else None  # all checksums before any output
@@ -448,4 +614,6 @@ def main() -> None:
     from .allocator import tune_allocator
 
     tune_allocator()  # before any tensor exists
+    # `--ray` alone means a local Ray; an address must be attached (--ray=ADDRESS), as a value is optional.
+    sys.argv[1:] = ["--ray=local" if arg == "--ray" else arg for arg in sys.argv[1:]]
     app(prog_name="snac")

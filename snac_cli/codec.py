@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +21,13 @@ import torch
 
 from . import __version__
 from .audio import BLOCK, AudioReader, mix_to_mono, resample_stream
-from .container import SnacHeader, SnacReader, SnacWriter
-from .errors import ContainerError, ModelError, UsageError
+from .container import SnacFile, SnacHeader, SnacReader, SnacWriter
+from .errors import ContainerError, ModelError, SnacError, UsageError
 from .inference import (
     Progress,
+    batch_limit,
     decode_stream,
+    encode_batch,
     encode_stream,
     resolve_device,
 )
@@ -56,18 +59,25 @@ def model_id(name: str) -> str:
     return str(path.resolve()) if path.is_dir() else name
 
 
-def encode(
+@dataclass
+class Conditioned:
+    """Audio made ready for the model: the file's header, blocks (channels, n) at the model's rate with the
+    gain applied, and the original length, known once the blocks are used up."""
+
+    header: SnacHeader
+    blocks: Iterator[np.ndarray]
+    length: Callable[[], int]
+
+
+def condition(
     model: SNAC,
     model_name: str,
     audio: AudioReader,
-    out: BinaryIO,
     channels: str = "mix",
     normalize: str = "loudness",
     metadata: dict[str, str] | None = None,
-    chunk_seconds: float | None = None,
-    progress: Progress | None = None,
-) -> SnacHeader:
-    """Encode audio into a `.snac` stream, written chunk by chunk as the codes come."""
+) -> Conditioned:
+    """Mix down (or keep channels), normalize and resample audio for the model, as a stream."""
     if channels not in ("mix", "keep"):
         raise ValueError(f"unknown channel mode {channels!r} (mix or keep)")
     coded = 1 if channels == "mix" else audio.channels
@@ -100,7 +110,6 @@ def encode(
         tool_version=__version__,
         metadata=metadata or {},
     )
-    writer = SnacWriter(out, header)
     length = 0
 
     def counted(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -109,11 +118,66 @@ def encode(
             length += block.shape[1]
             yield block if gain == 1.0 else block * np.float32(gain)
 
-    model_rate = resample_stream(counted(blocks), audio.sample_rate, model.sampling_rate, coded)
-    for codes in encode_stream(model, model_rate, chunk_seconds, progress):
+    return Conditioned(
+        header, resample_stream(counted(blocks), audio.sample_rate, model.sampling_rate, coded), lambda: length
+    )
+
+
+def encode(
+    model: SNAC,
+    model_name: str,
+    audio: AudioReader,
+    out: BinaryIO,
+    channels: str = "mix",
+    normalize: str = "loudness",
+    metadata: dict[str, str] | None = None,
+    chunk_seconds: float | None = None,
+    progress: Progress | None = None,
+) -> SnacHeader:
+    """Encode audio into a `.snac` stream, written chunk by chunk as the codes come."""
+    source = condition(model, model_name, audio, channels, normalize, metadata)
+    writer = SnacWriter(out, source.header)
+    for codes in encode_stream(model, source.blocks, chunk_seconds, progress):
         writer.write(codes)
-    writer.close(length)
-    return header
+    writer.close(source.length())
+    return source.header
+
+
+def encode_clips(
+    model: SNAC,
+    model_name: str,
+    sources: list[str | os.PathLike[str] | BinaryIO],
+    channels: str = "mix",
+    normalize: str = "loudness",
+    metadata: dict[str, str] | None = None,
+    names: list[str] | None = None,
+) -> list[SnacFile | SnacError]:
+    """Encode short clips (paths or binary files) several per forward pass: for each, its `SnacFile` (the
+    codes `encode` would write) or the error that stopped it. Clips are read whole: keep them short."""
+    results: list[SnacFile | SnacError | None] = [None] * len(sources)
+    ready: list[tuple[int, SnacHeader, np.ndarray, int]] = []
+    for i, source in enumerate(sources):
+        try:
+            with AudioReader(source, name=names[i] if names else None) as audio:
+                clip = condition(model, model_name, audio, channels, normalize, metadata)
+                samples = np.concatenate(list(clip.blocks), axis=1)
+                ready.append((i, clip.header, samples, clip.length()))
+        except SnacError as e:
+            results[i] = e
+    limit, unit = batch_limit(model), model.config.pad_unit
+    for i, header, samples, length in [item for item in ready if item[2].size > limit]:  # too long to batch
+        codes = [np.concatenate(parts, axis=1) for parts in zip(*encode_stream(model, [samples]), strict=True)]
+        results[i] = SnacFile(**vars(header), original_length=length, codes=codes)
+    ready = sorted((item for item in ready if item[2].size <= limit), key=lambda item: item[2].shape[1])
+    while ready:
+        group = [ready.pop(0)]
+        rows = group[0][1].channels
+        while ready and (rows + ready[0][1].channels) * -(-ready[0][2].shape[1] // unit) * unit <= limit:
+            rows += ready[0][1].channels
+            group.append(ready.pop(0))
+        for (i, header, _, length), codes in zip(group, encode_batch(model, [g[2] for g in group]), strict=True):
+            results[i] = SnacFile(**vars(header), original_length=length, codes=codes)
+    return [r for r in results if r is not None]
 
 
 def check_model(model: SNAC, header: SnacHeader) -> None:

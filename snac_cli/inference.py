@@ -8,6 +8,7 @@ that the chunks' centres join into what whole-file processing would give.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -24,6 +25,9 @@ from .model.fast import FastPath
 ENCODE_CHUNK_SECONDS = 5.0
 DECODE_CHUNK_SECONDS = 4.0  # the decoder's activations are larger
 Progress = Callable[[int], None]  # called with the number of audio samples (model rate) just finished
+_FAST_PATHS: weakref.WeakKeyDictionary[nn.Module, tuple[torch.device, torch.dtype, FastPath]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -62,6 +66,15 @@ def reach(layers: list[nn.Module]) -> int:
     return math.ceil(span)
 
 
+def fast_path(part: nn.Module) -> FastPath:
+    """The encoder's or decoder's fast path, prepared once per module, device and dtype."""
+    weight = next(part.parameters())
+    cached = _FAST_PATHS.get(part)
+    if cached is None or cached[:2] != (weight.device, weight.dtype):
+        cached = _FAST_PATHS[part] = (weight.device, weight.dtype, FastPath(part))
+    return cached[2]
+
+
 def chunk_units(model: SNAC, chunk_seconds: float | None, default: float, context: int, ratio: int) -> int:
     """Padding units per chunk: about `chunk_seconds` of audio, or by default at least `default` seconds and
     `ratio` times the context on one side, so that recomputing the context costs at most 2 / ratio."""
@@ -86,7 +99,7 @@ def encode_stream(
     context_units = math.ceil(reach(list(model.encoder.modules())) / unit)
     context = context_units * unit
     size = chunk_units(model, chunk_seconds, ENCODE_CHUNK_SECONDS, context_units, ratio=14) * unit
-    fast = FastPath(model.encoder) if device.type == "cpu" else None  # GPUs: cuDNN in the modules' layout
+    fast = fast_path(model.encoder) if device.type == "cpu" else None  # GPUs: cuDNN in the modules' layout
     buffer: np.ndarray | None = None
     start = 0  # absolute index of buffer[:, 0]
     done = 0  # everything before this is encoded; a multiple of the unit
@@ -122,6 +135,40 @@ def encode_stream(
         done = end
 
 
+def batch_limit(model: SNAC, chunk_seconds: float | None = None) -> int:
+    """The most audio samples (model rate, padded, all items together) that one batch may hold: one chunk's
+    worth with its context, so that batches cost the memory that streaming does."""
+    unit = model.config.pad_unit
+    context_units = math.ceil(reach(list(model.encoder.modules())) / unit)
+    return (chunk_units(model, chunk_seconds, ENCODE_CHUNK_SECONDS, context_units, ratio=14) + 2 * context_units) * unit
+
+
+def encode_batch(model: SNAC, clips: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Encode whole clips (channels, n) at the model's rate in one forward pass: for each clip its codes per
+    scale (channels, n_i), the same as `encode_stream` gives for it alone.
+
+    Every channel of every clip is one item of the batch, padded to the longest; past its own end each
+    item is masked to zeros at every convolution, so batching changes no code.
+    """
+    device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
+    unit = model.config.pad_unit
+    rows = [channel for clip in clips for channel in clip]
+    lengths = [-(-len(r) // unit) * unit for r in rows]
+    x = torch.zeros(len(rows), 1, max(lengths + [unit]), dtype=torch.float32)
+    for item, row in enumerate(rows):
+        x[item, 0, : len(row)] = torch.from_numpy(np.ascontiguousarray(row, dtype=np.float32))
+    with torch.inference_mode():
+        _, codes = model.quantizer(fast_path(model.encoder)(model.encoder.block, x.to(device, dtype), lengths))
+    codes = [c.cpu().numpy() for c in codes]
+    out, item = [], 0
+    for clip in clips:
+        steps = lengths[item] // model.hop_length
+        per_scale = [c[item : item + len(clip), : steps // s] for c, s in zip(codes, model.vq_strides, strict=True)]
+        out.append(per_scale)
+        item += len(clip)
+    return out
+
+
 def decode_stream(
     model: SNAC,
     chunks: Iterable[list[np.ndarray]],
@@ -140,7 +187,7 @@ def decode_stream(
     context_units = math.ceil(reach(list(model.decoder.modules())) / unit)
     context = context_units * unit
     size = chunk_units(model, chunk_seconds, DECODE_CHUNK_SECONDS, context_units, ratio=10) * unit
-    fast = FastPath(model.decoder) if device.type == "cpu" else None
+    fast = fast_path(model.decoder) if device.type == "cpu" else None
     buffers: list[np.ndarray] | None = None
     start = done = 0  # in latent frames
     index = 0

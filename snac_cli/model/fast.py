@@ -28,6 +28,7 @@ class FastPath:
     """Runs the folded (inference) encoder or decoder of a SNAC model on (B, T, C) activations."""
 
     def __init__(self, model: nn.Module):
+        self.lengths: list[int] | None = None  # valid steps of each batch item at the current layer
         self.weights: dict[nn.Module, tuple] = {}
         for module in model.modules():
             if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
@@ -57,9 +58,30 @@ class FastPath:
             return ("frames", rows[:half].contiguous(), rows[half:].contiguous())  # type: ignore[return-value]
         return ("oneDNN", w.unsqueeze(2).contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
 
-    def __call__(self, layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-        """Run a Sequential of SNAC layers on x (B, C, T); returns (B, C', T') as a (B, T', C') view."""
-        return self.run(layers, x.transpose(1, 2).contiguous()).transpose(1, 2)
+    def __call__(self, layers: nn.Sequential, x: torch.Tensor, lengths: list[int] | None = None) -> torch.Tensor:
+        """Run a Sequential of SNAC layers on x (B, C, T); returns (B, C', T') as a (B, T', C') view.
+
+        `lengths`, for a batch of items of different lengths padded to one, gives each item's length: every
+        convolution then sees zeros past an item's end, as it would with the item alone. The lengths must be
+        whole padding units (so attention windows and strides never straddle an item's end).
+        """
+        self.lengths = list(lengths) if lengths is not None else None
+        try:
+            return self.run(layers, x.transpose(1, 2).contiguous()).transpose(1, 2)
+        finally:
+            self.lengths = None
+
+    def masked(self, conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
+        """Zero each batch item past its length (in place: nothing past it is ever read as valid) and carry the
+        lengths through the convolution's stride."""
+        if self.lengths is None:
+            return x
+        if conv.kernel_size[0] > 1:
+            for item, n in enumerate(self.lengths):
+                x[item, n:].zero_()
+        s = conv.stride[0]
+        self.lengths = [n * s if isinstance(conv, nn.ConvTranspose1d) else n // s for n in self.lengths]
+        return x
 
     def run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if isinstance(module, nn.Sequential):
@@ -73,9 +95,9 @@ class FastPath:
         if isinstance(module, Snake1d):
             return self.snake(module, x)
         if isinstance(module, nn.ConvTranspose1d):
-            return self.conv_transpose(module, x)
+            return self.conv_transpose(module, self.masked(module, x))
         if isinstance(module, nn.Conv1d):
-            return self.conv(module, x)
+            return self.conv(module, self.masked(module, x))
         if isinstance(module, NoiseBlock):
             B, T, _ = x.shape
             return torch.addcmul(x, module.noise(B, T, x).view(B, T, 1), self.conv(module.linear, x))
@@ -88,7 +110,7 @@ class FastPath:
     def snake(self, module: Snake1d, x: torch.Tensor) -> torch.Tensor:
         alpha, inv_alpha = self.weights[module]
         out = torch.empty_like(x)
-        rows = max(1, TILE // x.shape[-1])
+        rows = max(1, TILE // (x.shape[0] * x.shape[-1]))
         for start in range(0, x.shape[1], rows):
             xs, s = x[:, start : start + rows], out[:, start : start + rows]
             torch.mul(xs, alpha, out=s).sin_().square_()
@@ -119,7 +141,7 @@ class FastPath:
         d, pad = conv.dilation[0], conv.padding[0]  # type: ignore[index]
         padded = F.pad(x, (0, 0, pad, pad))
         out = torch.empty_like(x)
-        rows = max(1, TILE // x.shape[-1])
+        rows = max(1, TILE // (x.shape[0] * x.shape[-1]))
         for start in range(0, x.shape[1], rows):
             o = out[:, start : start + rows]
             n = o.shape[1]
@@ -152,7 +174,9 @@ class FastPath:
         )
         return out.squeeze(2).transpose(1, 2)
 
-    def upsampled(self, conv: nn.ConvTranspose1d, first: torch.Tensor, second: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def upsampled(
+        self, conv: nn.ConvTranspose1d, first: torch.Tensor, second: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor:
         """A transposed conv with kernel 2s and stride s as two matrix products: each input step writes s
         output steps with the first half of the kernel and the next s with the second."""
         s, pad = conv.stride[0], conv.padding[0]

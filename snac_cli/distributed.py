@@ -1,0 +1,107 @@
+"""Tokenizing on Ray Data, for corpora larger than one machine: a class for `Dataset.map_batches`, and the
+`snac encode --ray` run. Needs the optional extra: `pip install snac-cli[ray]`.
+
+    ds = ray.data.read_binary_files("s3://bucket/clips/")        # or from_items([{"path": ...}])
+    ds = ds.map_batches(SnacEncoder, fn_constructor_kwargs={"model": "24khz"}, concurrency=4, num_gpus=1)
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .batch import Job, Record
+from .errors import SnacError, UsageError
+from .tasks import EncodeTask, encoded_record, failed
+
+BATCH_SIZE = 16  # rows per call of SnacEncoder
+
+
+class SnacEncoder:
+    """Encodes a batch of rows holding audio files, as `path` (readable by the worker) or `bytes` (a file's
+    contents, as `read_binary_files` gives). Adds per row: `snac` (the `.snac` file's bytes), `codes_0` ...
+    (codes per scale, coarsest first, (channels, n_i) each), `seconds`, `error` (empty when it worked)."""
+
+    def __init__(
+        self,
+        model: str = "24khz",
+        device: str = "auto",
+        precision: str = "fp32",
+        channels: str = "mix",
+        normalize: str = "loudness",
+        metadata: dict[str, str] | None = None,
+    ):
+        from .codec import load_model, model_id
+
+        self.model = load_model(model, device, precision)
+        self.model_name = model_id(model)
+        self.options = (channels, normalize, metadata or {})
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        from .codec import encode_clips
+        from .container import to_bytes
+
+        if "bytes" in batch:
+            sources: list = [io.BytesIO(bytes(b)) for b in batch["bytes"]]
+            names = [str(p) for p in batch.get("path", [f"row {i}" for i in range(len(sources))])]
+        elif "path" in batch:
+            names = [str(p) for p in batch["path"]]
+            sources = list(names)
+        else:
+            raise UsageError("SnacEncoder needs a `path` or a `bytes` column")
+        results = encode_clips(self.model, self.model_name, sources, *self.options, names=names)
+        scales = len(self.model.vq_strides)
+        out: dict[str, Any] = {k: v for k, v in batch.items() if k != "bytes"}
+        out["snac"] = [b"" if isinstance(r, SnacError) else to_bytes(r) for r in results]
+        out["seconds"] = [
+            0.0 if isinstance(r, SnacError) else r.original_length / r.original_sample_rate for r in results
+        ]
+        out["error"] = [str(r) if isinstance(r, SnacError) else "" for r in results]
+        for i in range(scales):
+            empty = np.zeros((0, 0), dtype=np.int16)
+            column = [empty if isinstance(r, SnacError) else r.codes[i].astype(np.int16) for r in results]
+            out[f"codes_{i}"] = np.array(column + [None], dtype=object)[:-1]  # ragged: one array per row
+        return out
+
+
+def run_on_ray(task: EncodeTask, jobs: list[Job], address: str | None, concurrency: int = 1) -> Iterator[list[Record]]:
+    """Encode jobs on Ray (a local instance when `address` is None); write the outputs here, as they come."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--ray needs Ray Data: pip install 'snac-cli[ray]'") from None
+    from .container import read_snac
+    from .files import atomic_output
+
+    if not jobs:
+        return
+    import logging
+
+    ray.init(
+        address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
+        logging_level=logging.WARNING,
+    )  # fmt: skip
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    rows = [{"path": str(job.source.resolve()), "job": i} for i, job in enumerate(jobs)]
+    kwargs = dict(model=task.model, device=task.device, precision=task.precision, channels=task.channels,
+                  normalize=task.normalize, metadata=task.metadata)  # fmt: skip
+    gpus = 1 if task.device.startswith("cuda") else 0
+    dataset = ray.data.from_items(rows).map_batches(
+        SnacEncoder, fn_constructor_kwargs=kwargs, batch_size=BATCH_SIZE, concurrency=concurrency, num_gpus=gpus
+    )
+    for batch in dataset.iter_batches(batch_size=BATCH_SIZE, batch_format="numpy"):
+        records = []
+        for i, data, error in zip(batch["job"], batch["snac"], batch["error"], strict=True):
+            job = jobs[int(i)]
+            if error:
+                records.append(failed(job, SnacError(error)))
+                continue
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(job.target) as out:
+                out.write(bytes(data))
+            records.append(encoded_record(job, read_snac(bytes(data))))
+        yield records

@@ -1,0 +1,182 @@
+"""The work of a batch run, one unit of jobs at a time: picklable, so that worker processes can run it too.
+
+Short inputs are encoded several per forward pass (`codec.encode_clips`); long ones are streamed alone.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .batch import Job, Record
+from .errors import SnacError
+
+if TYPE_CHECKING:
+    from .container import SnacFile
+
+SHORT_SECONDS = 5.0  # inputs up to this long are batched; longer ones stream through the chunked path
+UNIT_SECONDS = 60.0  # audio per unit of work handed to a worker (and per step of the progress bar)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_model(name: str, device: str, precision: str, threads: int | None = None):
+    """A model loaded once per process (and per thread count, for worker processes sharing the cores)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    from .codec import load_model
+
+    return load_model(name, device, precision)
+
+
+def probe_seconds(path: Path) -> float | None:
+    """An input's duration from its header, or None when it cannot be read (the job then reports why)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception:  # libsndfile raises several kinds; the job itself will report the reason
+        return None
+    return info.frames / info.samplerate if info.samplerate else None
+
+
+def units_of(jobs: list[Job], seconds: list[float | None]) -> list[list[Job]]:
+    """Group jobs into units of work: each long input alone, short ones by length (neighbours batch with
+    little padding) in units of about `UNIT_SECONDS` of audio."""
+    long = [[job] for job, s in zip(jobs, seconds, strict=True) if s is None or s > SHORT_SECONDS]
+    short = sorted((s, i) for i, s in enumerate(seconds) if s is not None and s <= SHORT_SECONDS)
+    units: list[list[Job]] = []
+    total = UNIT_SECONDS
+    for s, i in short:
+        if total + s > UNIT_SECONDS:
+            units.append([])
+            total = 0.0
+        units[-1].append(jobs[i])
+        total += s
+    return long + units
+
+
+def existing_encoding(job: Job, model_id: str) -> Record | None:
+    """A record for an output that is up to date: newer than its input, whole, and by the same model."""
+    from .batch import newer
+    from .container import read_snac
+    from .errors import ContainerError
+
+    if not newer(job.target, job.source):
+        return None
+    try:
+        snac = read_snac(job.target)
+    except (ContainerError, OSError):
+        return None
+    if snac.model != model_id:
+        return None
+    return encoded_record(job, snac, "skipped")
+
+
+def encoded_record(job: Job, snac: SnacFile, status: str = "ok") -> Record:
+    return Record(
+        str(job.source), str(job.target), status,
+        seconds=snac.original_length / snac.original_sample_rate,
+        frames=[c.shape[-1] for c in snac.codes],
+    )  # fmt: skip
+
+
+def failed(job: Job, error: BaseException) -> Record:
+    return Record(str(job.source), str(job.target), "failed", error=str(error))
+
+
+@dataclass
+class EncodeTask:
+    """Encode a unit of jobs into `.snac` files."""
+
+    model: str
+    device: str = "auto"
+    precision: str = "fp32"
+    channels: str = "mix"
+    normalize: str = "loudness"
+    metadata: dict[str, str] = field(default_factory=dict)
+    chunk_seconds: float | None = None
+    threads: int | None = None
+
+    def __call__(self, unit: list[Job]) -> list[Record]:
+        from .audio import AudioReader
+        from .codec import encode, encode_clips, model_id
+        from .container import read_snac, write_snac
+        from .files import atomic_output
+
+        model = cached_model(self.model, self.device, self.precision, self.threads)
+        name = model_id(self.model)
+        if len(unit) == 1 and (probe_seconds(unit[0].source) or 0) > SHORT_SECONDS:
+            job = unit[0]
+            try:
+                job.target.parent.mkdir(parents=True, exist_ok=True)
+                with AudioReader(job.source) as audio, atomic_output(job.target) as out:
+                    encode(model, name, audio, out, self.channels, self.normalize, self.metadata, self.chunk_seconds)
+                return [encoded_record(job, read_snac(job.target))]
+            except (SnacError, OSError) as e:
+                return [failed(job, e)]
+        sources: list = [job.source for job in unit]
+        results = encode_clips(model, name, sources, self.channels, self.normalize, self.metadata)
+        records = []
+        for job, result in zip(unit, results, strict=True):
+            if isinstance(result, SnacError):
+                records.append(failed(job, result))
+                continue
+            try:
+                job.target.parent.mkdir(parents=True, exist_ok=True)
+                write_snac(job.target, result)
+            except OSError as e:
+                records.append(failed(job, e))
+                continue
+            records.append(encoded_record(job, result))
+        return records
+
+
+@dataclass
+class DecodeTask:
+    """Decode a unit of `.snac` files into audio files."""
+
+    model: str | None = None  # None: the model each file names
+    device: str = "auto"
+    precision: str = "fp32"
+    sample_rate: str | int = "original"
+    subtype: str | None = None
+    seed: int = 0
+    chunk_seconds: float | None = None
+    threads: int | None = None
+
+    def __call__(self, unit: list[Job]) -> list[Record]:
+        return [self.decode(job) for job in unit]
+
+    def decode(self, job: Job) -> Record:
+        from .audio import write_stream
+        from .codec import decode, verify
+        from .container import SnacReader
+
+        try:
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+            with open(job.source, "rb") as stream:
+                length = verify(stream)
+                reader = SnacReader(stream)
+                h = reader.header
+                model = cached_model(self.model or h.model, self.device, self.precision, self.threads)
+                rate = {"original": None, "model": model.sampling_rate}.get(self.sample_rate, self.sample_rate)  # type: ignore[call-overload]
+                decoded = decode(model, reader, rate, self.seed, length, self.chunk_seconds)
+                write_stream(
+                    job.target, decoded.blocks, decoded.sample_rate, decoded.channels, self.subtype, decoded.frames
+                )
+        except (SnacError, OSError) as e:
+            return failed(job, e)
+        return Record(str(job.source), str(job.target), "ok", seconds=length / h.original_sample_rate)
+
+
+def existing_decoding(job: Job) -> Record | None:
+    """A record for an audio output newer than its `.snac` file."""
+    from .batch import newer
+
+    if not newer(job.target, job.source):
+        return None
+    return Record(str(job.source), str(job.target), "skipped", seconds=probe_seconds(job.target))
