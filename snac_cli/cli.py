@@ -610,6 +610,56 @@ def import_codes(
     guarded(run)
 
 
+OutputFileOption = Annotated[str, typer.Option("--output", "-o", help=".snac file to write, or - for stdout.")]
+
+
+@app.command()
+def cut(
+    input: Annotated[str, typer.Argument(help=".snac file, or - for stdin.")],
+    output: OutputFileOption,
+    start: Annotated[float, typer.Option(help="Start in seconds (moved back to a frame boundary).", min=0)] = 0.0,
+    end: Annotated[float | None, typer.Option(help="End in seconds (moved on to a frame boundary).")] = None,
+    force: ForceOption = False,
+) -> None:
+    """Cut a span out of a .snac file, on frame boundaries, without re-encoding."""
+
+    def run() -> None:
+        from .container import read_snac, write_snac
+        from .edit import cut, frame_samples
+
+        check_output(output, force, input)
+        with binary_input(input) as stream:
+            snac = read_snac(stream)
+        write_snac(sys.stdout.buffer if output == "-" else output, cut(snac, start, end, frame_samples(snac)))
+
+    guarded(run)
+
+
+@app.command()
+def concat(
+    inputs: Annotated[list[str], typer.Argument(help=".snac files, made by the same model from alike audio.")],
+    output: OutputFileOption,
+    force: ForceOption = False,
+) -> None:
+    """Join .snac files one after the other, on frame boundaries, without re-encoding."""
+
+    def run() -> None:
+        from .container import read_snac, write_snac
+        from .edit import concat, frame_samples
+
+        check_output(output, force, *inputs)
+        files = []
+        for name in inputs:
+            with binary_input(name) as stream:
+                files.append(read_snac(stream))
+        joined, gains_differ = concat(files, frame_samples(files[0]))
+        if gains_differ:
+            typer.echo("snac: warning: the files were normalized by different gains; the first's is kept", err=True)
+        write_snac(sys.stdout.buffer if output == "-" else output, joined)
+
+    guarded(run)
+
+
 def main() -> None:
     from .allocator import tune_allocator
 
