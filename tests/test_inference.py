@@ -10,7 +10,7 @@ import torch
 from signals import music_like, speech_like
 
 from snac_cli import SNAC
-from snac_cli.inference import decode_stream, encode_stream
+from snac_cli.inference import decode_stream, encode_batch, encode_stream
 from snac_cli.model.layers import NoiseBlock
 
 
@@ -94,3 +94,28 @@ def test_decoding_is_deterministic_and_a_single_chunk_matches_seeded_decode(tiny
     torch.manual_seed(7)
     direct = tiny_model.decode([torch.from_numpy(c) for c in codes]).numpy()[:, 0]
     np.testing.assert_allclose(first, direct, atol=1e-5)  # the fast path rounds differently (fused multiply-adds)
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny-lm"])
+def test_a_batch_of_clips_gives_each_clip_its_own_codes(checkpoint, name):
+    model = SNAC.from_pretrained(checkpoint(name))
+    rate, unit = model.sampling_rate, model.config.pad_unit
+    clips = [speech_like(rate, n, seed=n)[None] for n in (1, unit - 1, unit, unit + 1, rate // 3, rate + 17)]
+    clips.append(two_channels(rate, rate // 2))  # a stereo clip is two items of the batch
+    batched = encode_batch(model, clips)
+    for clip, codes in zip(clips, batched, strict=True):
+        alone = [np.concatenate(p, axis=1) for p in zip(*encode_stream(model, [clip]), strict=True)]
+        assert [c.shape for c in codes] == [c.shape for c in alone]
+        assert all(np.array_equal(a, b) for a, b in zip(codes, alone, strict=True))
+
+
+def test_without_masking_a_batch_would_change_codes(tiny_model, monkeypatch):
+    """The check above can fail: padding a short clip with a longer one's length alters its last codes."""
+    from snac_cli.model.fast import FastPath
+
+    monkeypatch.setattr(FastPath, "masked", lambda self, conv, x: x)
+    rate = tiny_model.sampling_rate
+    short, long = speech_like(rate, rate // 4, seed=1)[None], speech_like(rate, rate, seed=2)[None]
+    alone = [np.concatenate(p, axis=1) for p in zip(*encode_stream(tiny_model, [short]), strict=True)]
+    batched = encode_batch(tiny_model, [short, long])[0]
+    assert not all(np.array_equal(a, b) for a, b in zip(batched, alone, strict=True))
