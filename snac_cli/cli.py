@@ -245,7 +245,7 @@ def run_batch(
             if ray is not None:
                 from .distributed import run_on_ray
 
-                results = run_on_ray(task, todo, None if ray == "local" else ray, jobs)
+                results = run_on_ray(task, units, None if ray == "local" else ray, jobs)
             else:
                 results = batch.run_pool(units, task, jobs)
             for done in results:

@@ -7,15 +7,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
+import os
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from .batch import Job, Record
 from .errors import SnacError, UsageError
-from .tasks import EncodeTask, encoded_record, failed
+from .tasks import EncodeTask
 
 BATCH_SIZE = 16  # rows per call of SnacEncoder
 
@@ -67,41 +71,55 @@ class SnacEncoder:
         return out
 
 
-def run_on_ray(task: EncodeTask, jobs: list[Job], address: str | None, concurrency: int = 1) -> Iterator[list[Record]]:
-    """Encode jobs on Ray (a local instance when `address` is None); write the outputs here, as they come."""
+class UnitRunner:
+    """Runs the units of a `snac encode --ray` job on Ray workers, with the local run's own code (so the same
+    units give the same files): each row names a unit; the worker writes its outputs and returns records."""
+
+    def __init__(self, task: EncodeTask, units: list[list[Job]]):
+        self.task, self.units = task, units
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        records = [r for unit in batch["unit"] for r in self.task(self.units[int(unit)])]
+        return {"record": [json.dumps(asdict(r)) for r in records]}
+
+
+def run_on_ray(
+    task: EncodeTask, units: list[list[Job]], address: str | None, concurrency: int = 1
+) -> Iterator[list[Record]]:
+    """Encode units of jobs on Ray (a local instance when `address` is None). Inputs and outputs must be on
+    storage that every node sees under the same paths."""
     try:
         import ray
     except ImportError:
         raise UsageError("--ray needs Ray Data: pip install 'snac-cli[ray]'") from None
-    from .container import read_snac
-    from .files import atomic_output
-
-    if not jobs:
-        return
     import logging
 
+    if not units:
+        return
     ray.init(
         address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
         logging_level=logging.WARNING,
     )  # fmt: skip
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
-    rows = [{"path": str(job.source.resolve()), "job": i} for i, job in enumerate(jobs)]
-    kwargs = dict(model=task.model, device=task.device, precision=task.precision, channels=task.channels,
-                  normalize=task.normalize, metadata=task.metadata)  # fmt: skip
+    absolute = [[Job(job.source.resolve(), job.target.resolve()) for job in unit] for unit in units]
     gpus = 1 if task.device.startswith("cuda") else 0
-    dataset = ray.data.from_items(rows).map_batches(
-        SnacEncoder, fn_constructor_kwargs=kwargs, batch_size=BATCH_SIZE, concurrency=concurrency, num_gpus=gpus
-    )
-    for batch in dataset.iter_batches(batch_size=BATCH_SIZE, batch_format="numpy"):
-        records = []
-        for i, data, error in zip(batch["job"], batch["snac"], batch["error"], strict=True):
-            job = jobs[int(i)]
-            if error:
-                records.append(failed(job, SnacError(error)))
-                continue
-            job.target.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_output(job.target) as out:
-                out.write(bytes(data))
-            records.append(encoded_record(job, read_snac(bytes(data))))
+    # Each worker gets the threads a local run would have: thread counts change float rounding, and so, rarely,
+    # a code whose nearest codebook entries are all but tied.
+    threads = task.threads or os.cpu_count() or 1
+    task = dataclasses.replace(task, threads=threads)
+    dataset = ray.data.from_items([{"unit": i} for i in range(len(units))]).map_batches(
+        UnitRunner, fn_constructor_args=(task, absolute), batch_size=1, concurrency=concurrency, num_gpus=gpus,
+        num_cpus=threads,
+    )  # fmt: skip
+    local = {
+        str(a.source): job
+        for unit, abs_unit in zip(units, absolute, strict=True)
+        for job, a in zip(unit, abs_unit, strict=True)
+    }
+    for batch in dataset.iter_batches(batch_size=1, batch_format="numpy"):
+        records = [Record(**json.loads(line)) for line in batch["record"]]
+        for record in records:  # name the files as the user did
+            job = local[record.input]
+            record.input, record.output = str(job.source), str(job.target)
         yield records

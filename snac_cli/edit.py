@@ -32,8 +32,9 @@ def cut(snac: SnacFile, start: float, end: float | None, per_frame: int) -> Snac
     end = seconds if end is None else min(end, seconds)
     if start < 0 or end <= start:
         raise InputError(f"empty or negative span {start:g}..{end:g} s (the file lasts {seconds:.3f} s)")
-    first = math.floor(start * snac.sample_rate / per_frame)
-    last = min(math.ceil(end * snac.sample_rate / per_frame), snac.frames)
+    eps = 1e-9  # a time typed on a frame boundary stays on it despite float rounding
+    first = math.floor(start * snac.sample_rate / per_frame + eps)
+    last = snac.frames if end >= seconds else math.ceil(end * snac.sample_rate / per_frame - eps)
     if first >= last:
         raise InputError(f"the span starts after the end of the file ({seconds:.3f} s)")
     codes = [c[:, first * n : last * n] for c, n in zip(snac.codes, snac.codes_per_frame, strict=True)]

@@ -145,10 +145,12 @@ def batch_limit(model: SNAC, chunk_seconds: float | None = None) -> int:
 
 def encode_batch(model: SNAC, clips: list[np.ndarray]) -> list[list[np.ndarray]]:
     """Encode whole clips (channels, n) at the model's rate in one forward pass: for each clip its codes per
-    scale (channels, n_i), the same as `encode_stream` gives for it alone.
+    scale (channels, n_i), those `encode_stream` gives for it alone.
 
     Every channel of every clip is one item of the batch, padded to the longest; past its own end each
-    item is masked to zeros at every convolution, so batching changes no code.
+    item is masked to zeros at every convolution, so it computes what it would alone. Only float rounding
+    differs (the matrix kernels sum in another order for other shapes): a code whose two nearest codebook
+    entries are all but tied can flip, rarely (docs/benchmarks.md).
     """
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     unit = model.config.pad_unit

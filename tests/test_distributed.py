@@ -1,0 +1,85 @@
+"""Ray Data: SnacEncoder in `map_batches` and `snac encode --ray` give the local path's codes and files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from signals import speech_like
+from typer.testing import CliRunner
+
+from snac_cli.cli import app
+from snac_cli.container import read_snac
+
+ray = pytest.importorskip("ray")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def clips(tmp_path):
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    for i, seconds in enumerate([0.3, 0.8, 1.1]):
+        sf.write(root / "sub" / f"c{i}.wav", speech_like(16000, int(seconds * 16000), seed=i), 16000)
+    sf.write(root / "long.wav", speech_like(16000, 16000 * 6, seed=7), 16000)
+    (root / "broken.wav").write_bytes(b"not audio")
+    return root
+
+
+def test_snac_encoder_in_map_batches_gives_the_codes_of_single_encodes(local_ray, tiny, clips, tmp_path):
+    from snac_cli.distributed import SnacEncoder
+
+    paths = sorted(str(p) for p in clips.rglob("c*.wav"))
+    rows = [{"path": p, "bytes": open(p, "rb").read()} for p in paths]
+    dataset = ray.data.from_items(rows).map_batches(
+        SnacEncoder, fn_constructor_kwargs={"model": str(tiny)}, batch_size=1, concurrency=1
+    )
+    out = {row["path"]: row for row in dataset.take_all()}
+    for path in paths:
+        local = tmp_path / "local.snac"
+        assert runner.invoke(app, ["encode", path, str(local), "-m", str(tiny), "-f"]).exit_code == 0
+        expected = read_snac(local)
+        assert out[path]["error"] == ""
+        assert bytes(out[path]["snac"]) == local.read_bytes()  # one row per batch: computed as if alone
+        for i, codes in enumerate(expected.codes):
+            assert np.array_equal(np.asarray(out[path][f"codes_{i}"]), codes)
+
+
+def test_encode_with_ray_writes_the_files_and_manifest_of_a_local_run(local_ray, tiny, clips, tmp_path):
+    local = runner.invoke(app, ["encode", str(clips), str(tmp_path / "local"), "-m", str(tiny)])
+    remote = runner.invoke(app, ["encode", str(clips), str(tmp_path / "ray"), "-m", str(tiny), "--ray=local"])
+    assert local.exit_code == remote.exit_code == 3  # the broken clip, in both
+    snacs = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.snac"))
+    assert len(snacs) == 4
+    for name in snacs:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+
+    def records(folder):
+        lines = (tmp_path / folder / "manifest.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "output"} for line in lines]
+
+    assert records("ray") == records("local")
+
+
+def test_snac_encoder_takes_batches_of_rows_and_keeps_their_columns(local_ray, tiny, clips):
+    from snac_cli.distributed import SnacEncoder
+
+    rows = [{"path": str(p), "speaker": p.stem} for p in sorted(clips.rglob("*.wav"))]
+    dataset = ray.data.from_items(rows).map_batches(
+        SnacEncoder, fn_constructor_kwargs={"model": str(tiny)}, batch_size=8, concurrency=1
+    )
+    out = {row["speaker"]: row for row in dataset.take_all()}
+    assert "not a readable audio file" in out["broken"]["error"] and bytes(out["broken"]["snac"]) == b""
+    for name in ("c0", "c1", "c2", "long"):
+        snac = read_snac(bytes(out[name]["snac"]))
+        assert out[name]["error"] == "" and out[name]["seconds"] == snac.original_length / 16000
+        assert [np.asarray(out[name][f"codes_{i}"]).shape for i in range(3)] == [c.shape for c in snac.codes]
