@@ -176,4 +176,3 @@ def test_an_output_that_is_a_file_is_an_output_error(tmp_path, tiny, corpus):
 def test_ray_is_refused_for_a_single_file(tmp_path, tiny, corpus):
     result = invoke("encode", corpus / "speaker1" / "clip0.wav", tmp_path / "a.snac", "--ray=local")
     assert result.exit_code == 2 and "--ray" in result.stderr
-
