@@ -18,6 +18,7 @@ from typing import Annotated, BinaryIO, TypeVar
 import typer
 
 from . import __version__
+from .batch import AUDIO_SUFFIXES
 from .errors import InputError, OutputError, SnacError, UsageError
 
 app = typer.Typer(
@@ -189,7 +190,10 @@ def batch_arguments(input: str, output: str | None, files_from: str | None) -> t
         return True, None, input
     if output is None:
         raise fail(UsageError("missing the OUTPUT argument"))
-    return Path(input).is_dir(), input, output
+    many = Path(input).is_dir()
+    if many and (output == "-" or Path(output).suffix.lower() in (".snac", *AUDIO_SUFFIXES)):
+        raise fail(UsageError(f"{input} is a folder: OUTPUT must be a folder too, not {output}"))
+    return many, input, output
 
 
 def threads_per_job(jobs: int) -> int | None:
@@ -222,6 +226,8 @@ def run_batch(
     if input is not None and not Path(input).is_dir():
         raise InputError(f"{input}: no such folder")
     sources, root = batch.sources_of(input, files_from, sys.stdin, suffixes)
+    if not sources:
+        raise InputError(f"no {' or '.join(suffixes)} files in {input or files_from}")
     out_dir = Path(output)
     batch.prepare_out_dir(out_dir)
     all_jobs = batch.plan(sources, out_dir, suffix, root)
@@ -336,6 +342,14 @@ def encode(
             metavar="[=ADDRESS]",
         ),
     ] = None,
+    batch_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Audio per forward pass when a folder's short clips are batched (0: one clip at a time) "
+            "[default: one chunk's worth].",
+            min=0,
+        ),
+    ] = None,
     model: ModelOption = "24khz",
     device: DeviceOption = "auto",
     precision: PrecisionOption = Precision.fp32,
@@ -354,7 +368,7 @@ def encode(
 
         task = EncodeTask(
             model, device, precision.value, channels.value, normalize.value, metadata, chunk_seconds,
-            threads=threads_per_job(jobs),
+            threads=threads_per_job(jobs), batch_seconds=batch_seconds,
         )  # fmt: skip
         guarded(lambda: run_batch("encode", input, output, files_from, task, jobs, manifest, force, quiet, ray))
         return

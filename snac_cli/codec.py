@@ -151,9 +151,13 @@ def encode_clips(
     normalize: str = "loudness",
     metadata: dict[str, str] | None = None,
     names: list[str] | None = None,
+    limit: int | None = None,
 ) -> list[SnacFile | SnacError]:
     """Encode short clips (paths or binary files) several per forward pass: for each, its `SnacFile` (the
-    codes `encode` would write) or the error that stopped it. Clips are read whole: keep them short."""
+    codes `encode` would write) or the error that stopped it. Clips are read whole: keep them short.
+
+    `limit`: the most samples (model rate) per pass, all clips together [default: one chunk's worth];
+    0 encodes each clip alone."""
     results: list[SnacFile | SnacError | None] = [None] * len(sources)
     ready: list[tuple[int, SnacHeader, np.ndarray, int]] = []
     for i, source in enumerate(sources):
@@ -164,7 +168,7 @@ def encode_clips(
                 ready.append((i, clip.header, samples, clip.length()))
         except SnacError as e:
             results[i] = e
-    limit, unit = batch_limit(model), model.config.pad_unit
+    limit, unit = batch_limit(model) if limit is None else limit, model.config.pad_unit
     for i, header, samples, length in [item for item in ready if item[2].size > limit]:  # too long to batch
         codes = [np.concatenate(parts, axis=1) for parts in zip(*encode_stream(model, [samples]), strict=True)]
         results[i] = SnacFile(**vars(header), original_length=length, codes=codes)

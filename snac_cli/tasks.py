@@ -100,6 +100,7 @@ class EncodeTask:
     metadata: dict[str, str] = field(default_factory=dict)
     chunk_seconds: float | None = None
     threads: int | None = None
+    batch_seconds: float | None = None  # audio per forward pass of short clips; 0: one clip at a time
 
     def __call__(self, unit: list[Job]) -> list[Record]:
         from .audio import AudioReader
@@ -119,7 +120,8 @@ class EncodeTask:
             except (SnacError, OSError) as e:
                 return [failed(job, e)]
         sources: list = [job.source for job in unit]
-        results = encode_clips(model, name, sources, self.channels, self.normalize, self.metadata)
+        limit = None if self.batch_seconds is None else round(self.batch_seconds * model.sampling_rate)
+        results = encode_clips(model, name, sources, self.channels, self.normalize, self.metadata, limit=limit)
         records = []
         for job, result in zip(unit, results, strict=True):
             if isinstance(result, SnacError):

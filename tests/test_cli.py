@@ -107,17 +107,27 @@ def bad_inputs(tmp_path, tiny, audio_file):
         "missing": (tmp_path / "missing.wav", "no such file"),
         "empty": (tmp_path / "empty.wav", "empty file"),
         "text": (tmp_path / "notes.txt", "not a readable audio file"),
-        "directory": (tmp_path / "folder", "is a directory"),
         "nan": (tmp_path / "nan.wav", "NaN or infinite"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "empty", "text", "directory", "nan"])
+@pytest.mark.parametrize("case", ["missing", "empty", "text", "nan"])
 def test_bad_audio_is_one_line_and_an_input_error(tmp_path, tiny, bad_inputs, case):
     path, message = bad_inputs[case]
     result = snac("encode", path, tmp_path / "out.snac", "-m", tiny)
     assert result.returncode == AudioError.exit_code
     one_clear_line(result.stderr.decode(), message)
+    assert not (tmp_path / "out.snac").exists()
+
+
+def test_a_folder_input_needs_a_folder_output_and_some_audio(tmp_path, tiny):
+    (tmp_path / "folder").mkdir()
+    result = snac("encode", tmp_path / "folder", tmp_path / "out.snac", "-m", tiny)
+    assert result.returncode == 2
+    one_clear_line(result.stderr.decode(), "OUTPUT must be a folder too")
+    result = snac("encode", tmp_path / "folder", tmp_path / "out", "-m", tiny)
+    assert result.returncode == InputError.exit_code
+    one_clear_line(result.stderr.decode(), "no .wav or .flac")
     assert not (tmp_path / "out.snac").exists()
 
 
