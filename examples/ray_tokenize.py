@@ -13,19 +13,21 @@ import argparse
 import numpy as np
 import ray
 
+from snac_cli.container import read_snac
 from snac_cli.distributed import SnacEncoder
 from snac_cli.tokens import to_tokens
 
 
-def add_tokens(batch: dict[str, np.ndarray], strides: tuple[int, ...], codebook_size: int) -> dict[str, np.ndarray]:
+def add_tokens(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Orpheus-style tokens of each row's first channel: depth-first per frame, position offsets."""
     tokens = []
     for row in range(len(batch["path"])):
-        scales = [np.asarray(batch[f"codes_{i}"][row]) for i in range(len(strides))]
         if batch["error"][row]:
             tokens.append(np.zeros(0, dtype=np.int64))
             continue
-        tokens.append(to_tokens([s[0] for s in scales], strides, codebook_size, "position", base=128266))
+        snac = read_snac(bytes(batch["snac"][row]))
+        first_channel = [codes[0] for codes in snac.codes]
+        tokens.append(to_tokens(first_channel, snac.vq_strides, snac.codebook_size, "position", base=128266))
     batch["tokens"] = np.array(tokens + [None], dtype=object)[:-1]
     return batch
 
@@ -44,8 +46,7 @@ def main() -> None:
     ds = ds.map_batches(
         SnacEncoder, fn_constructor_kwargs={"model": args.model}, batch_size=16, concurrency=args.workers
     )
-    strides = (4, 2, 1) if args.model == "24khz" else (8, 4, 2, 1)
-    ds = ds.map_batches(add_tokens, fn_kwargs={"strides": strides, "codebook_size": 4096}, batch_size=16)
+    ds = ds.map_batches(add_tokens, batch_size=16)
     ds.drop_columns(["snac"]).write_parquet(args.out)
     print(f"wrote {args.out}")
 
