@@ -441,25 +441,18 @@ def decode(
         return
 
     def run() -> None:
-        from .audio import write_stream
-        from .codec import decode as decode_codes
-        from .codec import load_model, verify
-        from .container import SnacReader
+        from .codec import decode_file, load_model
 
         assert output is not None
         check_output(output, force, input)
         with binary_input(input) as stream:
-            length = verify(stream) if stream.seekable() else None  # all checksums before any output
-            reader = SnacReader(stream)
-            snac_model = load_model(model or reader.header.model, device, precision.value)
-            h = reader.header
-            rate = {"original": None, "model": snac_model.sampling_rate}.get(rate_choice, rate_choice)
-            seconds = length / h.original_sample_rate if length is not None else None
-            with progress_bar("decoding", seconds, snac_model.sampling_rate, quiet) as progress:
-                decoded = decode_codes(snac_model, reader, rate, seed, length, chunk_seconds, progress)  # type: ignore[arg-type]
-                target = sys.stdout.buffer if output == "-" else output
-                sub = subtype.value if subtype else None
-                write_stream(target, decoded.blocks, decoded.sample_rate, decoded.channels, sub, decoded.frames)
+            decode_file(
+                stream,
+                sys.stdout.buffer if output == "-" else output,
+                lambda name: load_model(model or name, device, precision.value),
+                rate_choice, subtype.value if subtype else None, seed, chunk_seconds,
+                lambda description, seconds, rate: progress_bar(description, seconds, rate, quiet),
+            )  # fmt: skip
 
     guarded(run)
 

@@ -8,6 +8,7 @@ with AudioReader("speech.wav") as audio, open("speech.snac", "wb") as out:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .audio import BLOCK, AudioReader, mix_to_mono, resample_stream
+from .audio import BLOCK, AudioReader, mix_to_mono, resample_stream, write_stream
 from .container import SnacFile, SnacHeader, SnacReader, SnacWriter
 from .errors import ContainerError, ModelError, SnacError, UsageError
 from .inference import (
@@ -35,6 +36,8 @@ from .model import SNAC
 from .normalize import measure_gain
 
 GAIN_WINDOW_SECONDS = 30.0  # on a pipe, the gain is measured on this much audio from the start
+# progress_bar(description, seconds or None, model rate) opens a display and yields its callback (or None).
+ProgressBar = Callable[[str, "float | None", int], contextlib.AbstractContextManager["Progress | None"]]
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -236,6 +239,37 @@ def decode(
     holdback = math.ceil(model.config.pad_unit * rate / model.sampling_rate) + 64
     frames = length() if original_length is not None else None
     return Decoded(rate, h.original_channels, frames, trimmed(audio, holdback, length))
+
+
+def decode_file(
+    stream: BinaryIO,
+    target: str | os.PathLike[str] | BinaryIO,
+    model_for: Callable[[str], SNAC],
+    sample_rate: str | int = "original",
+    subtype: str | None = None,
+    seed: int = 0,
+    chunk_seconds: float | None = None,
+    progress_bar: ProgressBar | None = None,
+) -> float | None:
+    """Decode a `.snac` stream to an audio file (or WAV on a binary stream); returns its duration when known.
+
+    A seekable stream is checked through before any output. `model_for(name)` gives the model for the name
+    the file holds; `sample_rate` is original, model, or a rate in Hz.
+    """
+    length = verify(stream) if stream.seekable() else None
+    reader = SnacReader(stream)
+    h = reader.header
+    model = model_for(h.model)
+    rate = {"original": None, "model": model.sampling_rate}.get(sample_rate, sample_rate)  # type: ignore[call-overload]
+    seconds = length / h.original_sample_rate if length is not None else None
+    with (progress_bar or no_progress_bar)("decoding", seconds, model.sampling_rate) as progress:
+        decoded = decode(model, reader, rate, seed, length, chunk_seconds, progress)
+        write_stream(target, decoded.blocks, decoded.sample_rate, decoded.channels, subtype, decoded.frames)
+    return seconds
+
+
+def no_progress_bar(description: str, seconds: float | None, rate: int) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def trimmed(blocks: Iterator[np.ndarray], holdback: int, length: Callable[[], int]) -> Iterator[np.ndarray]:

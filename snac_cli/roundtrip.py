@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .audio import AudioReader, write_stream
-from .codec import decode, encode, load_model, model_id
+from .codec import ProgressBar, decode, encode, load_model, model_id, no_progress_bar
 from .container import SnacReader
 from .files import atomic_output
-from .inference import Progress
 from .metrics import mel_distance, si_sdr
-
-ProgressBar = Callable[[str, float, int], contextlib.AbstractContextManager[Progress | None]]
 
 
 def run_roundtrip(
@@ -82,10 +77,6 @@ def run_roundtrip(
         "mel_distance": mel_distance(original.samples, reconstruction, original.sample_rate),
         "gain_db": 20 * math.log10(header.gain),
     }
-
-
-def no_progress_bar(description: str, seconds: float, rate: int) -> contextlib.AbstractContextManager[None]:
-    return contextlib.nullcontext()
 
 
 def render_report(r: dict[str, Any]) -> None:

@@ -154,25 +154,20 @@ class DecodeTask:
         return [self.decode(job) for job in unit]
 
     def decode(self, job: Job) -> Record:
-        from .audio import write_stream
-        from .codec import decode, verify
-        from .container import SnacReader
+        from .codec import decode_file
+
+        def model_for(name: str):
+            return cached_model(self.model or name, self.device, self.precision, self.threads)
 
         try:
             job.target.parent.mkdir(parents=True, exist_ok=True)
             with open(job.source, "rb") as stream:
-                length = verify(stream)
-                reader = SnacReader(stream)
-                h = reader.header
-                model = cached_model(self.model or h.model, self.device, self.precision, self.threads)
-                rate = {"original": None, "model": model.sampling_rate}.get(self.sample_rate, self.sample_rate)  # type: ignore[call-overload]
-                decoded = decode(model, reader, rate, self.seed, length, self.chunk_seconds)
-                write_stream(
-                    job.target, decoded.blocks, decoded.sample_rate, decoded.channels, self.subtype, decoded.frames
+                seconds = decode_file(
+                    stream, job.target, model_for, self.sample_rate, self.subtype, self.seed, self.chunk_seconds
                 )
         except (SnacError, OSError) as e:
             return failed(job, e)
-        return Record(str(job.source), str(job.target), "ok", seconds=length / h.original_sample_rate)
+        return Record(str(job.source), str(job.target), "ok", seconds=seconds)
 
 
 def existing_decoding(job: Job) -> Record | None:
