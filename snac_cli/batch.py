@@ -124,17 +124,9 @@ def summary(records: list[Record], seconds: float) -> str:
     )
 
 
-def run_pool(
-    units: list[list[Job]],
-    work: Callable[[list[Job]], list[Record]],
-    jobs: int,
-    initializer: Callable[..., None] | None = None,
-    initargs: tuple = (),
-) -> Iterator[list[Record]]:
+def run_pool(units: list[list[Job]], work: Callable[[list[Job]], list[Record]], jobs: int) -> Iterator[list[Record]]:
     """Run `work` on each unit of jobs, in this process or in `jobs` worker processes; yield as they finish."""
     if jobs <= 1:
-        if initializer is not None:
-            initializer(*initargs)
         for unit in units:
             yield work(unit)
         return
@@ -142,7 +134,7 @@ def run_pool(
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")  # torch does not survive fork with threads running
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=initializer, initargs=initargs) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
         pending = {pool.submit(work, unit) for unit in units}
         try:
             while pending:

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, BinaryIO, TypeVar
+from typing import Annotated, Any, BinaryIO, TypeVar
 
 import typer
 
@@ -158,21 +158,32 @@ def binary_input(path: str) -> contextlib.AbstractContextManager[BinaryIO]:
 
 
 @contextlib.contextmanager
-def progress_bar(
-    description: str, total_seconds: float | None, rate: int, quiet: bool
-) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr, only on a terminal; yields the callback to feed with model-rate samples."""
+def bar(description: str, total: float | None, unit: str, quiet: bool) -> Iterator[Callable[[float], None]]:
+    """A rich progress bar on stderr, only on a terminal (else a no-op); yields the callback that advances it."""
     if quiet or not sys.stderr.isatty():
-        yield None
+        yield lambda amount: None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.1f}/{task.total:.1f} s")]
+    done = "{task.completed:.1f}/{task.total:.1f}" if unit == "s" else "{task.completed:.0f}/{task.total:.0f}"
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn(f"{done} {unit}")]
     with Progress(
         *columns, TimeElapsedColumn(), TimeRemainingColumn(), transient=True, console=stderr_console()
-    ) as bar:
-        task = bar.add_task(description, total=total_seconds)
-        yield lambda samples: bar.advance(task, samples / rate)
+    ) as display:
+        task = display.add_task(description, total=total)
+        yield lambda amount: display.advance(task, amount)
+
+
+@contextlib.contextmanager
+def progress_bar(
+    description: str, total_seconds: float | None, rate: int, quiet: bool
+) -> Iterator[Callable[[int], None] | None]:
+    """The bar of one file's audio; yields the callback to feed with model-rate samples (None: no bar)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    with bar(description, total_seconds, "s", quiet) as advance:
+        yield lambda samples: advance(samples / rate)
 
 
 def stderr_console():
@@ -204,50 +215,41 @@ def threads_per_job(jobs: int) -> int | None:
 
 
 def run_batch(
-    kind: str,
+    task: Any,  # tasks.EncodeTask or tasks.DecodeTask
     input: str | None,
     output: str,
     files_from: str | None,
-    task: Callable,
     jobs: int,
     manifest: str | None,
     force: bool,
     quiet: bool,
     ray: str | None = None,
-    suffix: str = ".snac",
 ) -> None:
     """A folder or list run: plan, skip what is up to date, work, then the manifest and a summary."""
     import time
 
-    from . import batch, tasks
+    from . import batch
 
     started = time.perf_counter()
-    suffixes = batch.AUDIO_SUFFIXES if kind == "encode" else (".snac",)
     if input is not None and not Path(input).is_dir():
         raise InputError(f"{input}: no such folder")
-    sources, root = batch.sources_of(input, files_from, sys.stdin, suffixes)
+    sources, root = batch.sources_of(input, files_from, sys.stdin, task.inputs)
     if not sources:
-        raise InputError(f"no {' or '.join(suffixes)} files in {input or files_from}")
+        raise InputError(f"no {' or '.join(task.inputs)} files in {input or files_from}")
     out_dir = Path(output)
     batch.prepare_out_dir(out_dir)
-    all_jobs = batch.plan(sources, out_dir, suffix, root)
+    all_jobs = batch.plan(sources, out_dir, task.suffix, root)
     records: list[batch.Record] = []
     todo = []
     for job in all_jobs:
-        if not force:
-            from .codec import model_id
-
-            existing = (
-                tasks.existing_encoding(job, model_id(task.model)) if kind == "encode" else tasks.existing_decoding(job)
-            )
-            if existing is not None:
-                records.append(existing)
-                continue
-        todo.append(job)
-    seconds = [tasks.probe_seconds(job.source) for job in todo] if kind == "encode" else [None] * len(todo)
-    units = tasks.units_of(todo, seconds) if kind == "encode" else [[job] for job in todo]
+        existing = None if force else task.existing(job)
+        if existing is not None:
+            records.append(existing)
+        else:
+            todo.append(job)
+    units = task.units(todo)
     try:
-        with files_bar(f"{kind[:-1]}ing", len(todo), quiet) as advance:
+        with bar(task.verb, len(todo), "files", quiet) as advance:
             if ray is not None:
                 from .distributed import run_on_ray
 
@@ -268,29 +270,6 @@ def run_batch(
         typer.echo(f"snac: failed: {record.error}", err=True)
     if failures:
         raise InputError(f"{len(failures)} of {len(records)} files failed (see the manifest)")
-
-
-@contextlib.contextmanager
-def files_bar(description: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """One progress bar over the files of a batch run, on a terminal; yields the callback to advance it."""
-    if quiet or not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("files")]
-    with Progress(
-        *columns, TimeElapsedColumn(), TimeRemainingColumn(), transient=True, console=stderr_console()
-    ) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 def parse_metadata(items: list[str]) -> dict[str, str]:
@@ -370,7 +349,7 @@ def encode(
             model, device, precision.value, channels.value, normalize.value, metadata, chunk_seconds,
             threads=threads_per_job(jobs), batch_seconds=batch_seconds,
         )  # fmt: skip
-        guarded(lambda: run_batch("encode", input, output, files_from, task, jobs, manifest, force, quiet, ray))
+        guarded(lambda: run_batch(task, input, output, files_from, jobs, manifest, force, quiet, ray))
         return
     if ray is not None:
         raise fail(UsageError("--ray runs a folder or a list of files (--files-from)"))
@@ -432,12 +411,9 @@ def decode(
 
         task = DecodeTask(
             model, device, precision.value, rate_choice, subtype.value if subtype else None, seed, chunk_seconds,
-            threads=threads_per_job(jobs),
+            threads=threads_per_job(jobs), suffix="." + audio_format.lower().lstrip("."),
         )  # fmt: skip
-        suffix = "." + audio_format.lower().lstrip(".")
-        guarded(
-            lambda: run_batch("decode", input, output, files_from, task, jobs, manifest, force, quiet, suffix=suffix)
-        )
+        guarded(lambda: run_batch(task, input, output, files_from, jobs, manifest, force, quiet))
         return
 
     def run() -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from .batch import Job, Record
+from .batch import AUDIO_SUFFIXES, Job, Record, newer
 from .errors import SnacError
 
 if TYPE_CHECKING:
@@ -59,23 +59,6 @@ def units_of(jobs: list[Job], seconds: list[float | None]) -> list[list[Job]]:
     return long + units
 
 
-def existing_encoding(job: Job, model_id: str) -> Record | None:
-    """A record for an output that is up to date: newer than its input, whole, and by the same model."""
-    from .batch import newer
-    from .container import read_snac
-    from .errors import ContainerError
-
-    if not newer(job.target, job.source):
-        return None
-    try:
-        snac = read_snac(job.target)
-    except (ContainerError, OSError):
-        return None
-    if snac.model != model_id:
-        return None
-    return encoded_record(job, snac, "skipped")
-
-
 def encoded_record(job: Job, snac: SnacFile, status: str = "ok") -> Record:
     return Record(
         str(job.source), str(job.target), status,
@@ -101,6 +84,28 @@ class EncodeTask:
     chunk_seconds: float | None = None
     threads: int | None = None
     batch_seconds: float | None = None  # audio per forward pass of short clips; 0: one clip at a time
+    inputs: ClassVar[tuple[str, ...]] = AUDIO_SUFFIXES
+    suffix: ClassVar[str] = ".snac"
+    verb: ClassVar[str] = "encoding"
+
+    def existing(self, job: Job) -> Record | None:
+        """A record for an output that is up to date: newer than its input, whole, and by the same model."""
+        from .codec import model_id
+        from .container import read_snac
+        from .errors import ContainerError
+
+        if not newer(job.target, job.source):
+            return None
+        try:
+            snac = read_snac(job.target)
+        except (ContainerError, OSError):
+            return None
+        if snac.model != model_id(self.model):
+            return None
+        return encoded_record(job, snac, "skipped")
+
+    def units(self, jobs: list[Job]) -> list[list[Job]]:
+        return units_of(jobs, [probe_seconds(job.source) for job in jobs])
 
     def __call__(self, unit: list[Job]) -> list[Record]:
         from .audio import AudioReader
@@ -149,6 +154,18 @@ class DecodeTask:
     seed: int = 0
     chunk_seconds: float | None = None
     threads: int | None = None
+    suffix: str = ".wav"  # the audio format written
+    inputs: ClassVar[tuple[str, ...]] = (".snac",)
+    verb: ClassVar[str] = "decoding"
+
+    def existing(self, job: Job) -> Record | None:
+        """A record for an audio output newer than its `.snac` file."""
+        if not newer(job.target, job.source):
+            return None
+        return Record(str(job.source), str(job.target), "skipped", seconds=probe_seconds(job.target))
+
+    def units(self, jobs: list[Job]) -> list[list[Job]]:
+        return [[job] for job in jobs]  # decoding is one file at a time
 
     def __call__(self, unit: list[Job]) -> list[Record]:
         return [self.decode(job) for job in unit]
@@ -168,12 +185,3 @@ class DecodeTask:
         except (SnacError, OSError) as e:
             return failed(job, e)
         return Record(str(job.source), str(job.target), "ok", seconds=seconds)
-
-
-def existing_decoding(job: Job) -> Record | None:
-    """A record for an audio output newer than its `.snac` file."""
-    from .batch import newer
-
-    if not newer(job.target, job.source):
-        return None
-    return Record(str(job.source), str(job.target), "skipped", seconds=probe_seconds(job.target))
