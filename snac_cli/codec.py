@@ -184,7 +184,8 @@ def encode_clips(
             group.append(ready.pop(0))
         for (i, header, _, length), codes in zip(group, encode_batch(model, [g[2] for g in group]), strict=True):
             results[i] = SnacFile(**vars(header), original_length=length, codes=codes)
-    return [r for r in results if r is not None]
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
 
 
 def check_model(model: SNAC, header: SnacHeader) -> None:

@@ -84,6 +84,13 @@ def chunk_units(model: SNAC, chunk_seconds: float | None, default: float, contex
     return max(round(default * model.sampling_rate / unit), ratio * context)
 
 
+def encode_chunk(model: SNAC, chunk_seconds: float | None = None) -> tuple[int, int]:
+    """(chunk, context on each side) for encoding, in audio samples at the model's rate, whole padding units."""
+    unit = model.config.pad_unit
+    context_units = math.ceil(reach(list(model.encoder.modules())) / unit)
+    return chunk_units(model, chunk_seconds, ENCODE_CHUNK_SECONDS, context_units, ratio=14) * unit, context_units * unit
+
+
 def encode_stream(
     model: SNAC,
     blocks: Iterable[np.ndarray],
@@ -96,9 +103,7 @@ def encode_stream(
     """
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     unit = model.config.pad_unit
-    context_units = math.ceil(reach(list(model.encoder.modules())) / unit)
-    context = context_units * unit
-    size = chunk_units(model, chunk_seconds, ENCODE_CHUNK_SECONDS, context_units, ratio=14) * unit
+    size, context = encode_chunk(model, chunk_seconds)
     fast = fast_path(model.encoder) if device.type == "cpu" else None  # GPUs: cuDNN in the modules' layout
     buffer: np.ndarray | None = None
     start = 0  # absolute index of buffer[:, 0]
@@ -138,9 +143,8 @@ def encode_stream(
 def batch_limit(model: SNAC, chunk_seconds: float | None = None) -> int:
     """The most audio samples (model rate, padded, all items together) that one batch may hold: one chunk's
     worth with its context, so that batches cost the memory that streaming does."""
-    unit = model.config.pad_unit
-    context_units = math.ceil(reach(list(model.encoder.modules())) / unit)
-    return (chunk_units(model, chunk_seconds, ENCODE_CHUNK_SECONDS, context_units, ratio=14) + 2 * context_units) * unit
+    size, context = encode_chunk(model, chunk_seconds)
+    return size + 2 * context
 
 
 def encode_batch(model: SNAC, clips: list[np.ndarray]) -> list[list[np.ndarray]]:
