@@ -22,6 +22,10 @@ TILE = 1 << 18  # elements per tile of an elementwise pipeline: its passes then 
 # From this many input channels a transposed conv runs faster as matrix products than in oneDNN (measured on
 # the decoders' first upsampling, 1024 and 1536 channels, over few latent frames; narrower ones are slower).
 WIDE = 1024
+# Up to this stride and input width a transposed conv runs faster as a kernel-2 conv to stride x C_out channels
+# (its polyphase form) than as oneDNN's transposed conv (24 kHz decoder, strides 4 and 2: 73 -> 59 and 45 -> 38
+# ms per chunk; at 32 kHz, over 384 and 192 channels, the whole decode was no faster, so it keeps oneDNN there).
+POLYPHASE, NARROW = 4, 256
 
 
 class FastPath:
@@ -46,6 +50,12 @@ class FastPath:
             if conv.in_channels >= WIDE and conv.groups == 1 and conv.kernel_size[0] == 2 * stride:
                 halves = w.permute(0, 2, 1).reshape(conv.in_channels, 2, stride * conv.out_channels)
                 return ("frames", halves[:, 0].contiguous(), halves[:, 1].contiguous())  # type: ignore[return-value]
+            if stride <= POLYPHASE and conv.in_channels <= NARROW and conv.groups == 1 and conv.kernel_size[0] == 2 * stride:
+                # Output frame t (stride steps) = kernel's first half on input t + second half on input t - 1:
+                # a conv of kernel 2 from C_in to stride x C_out channels.
+                halves = w.reshape(conv.in_channels, conv.out_channels, 2, stride).permute(3, 1, 0, 2).flip(-1)
+                phases = halves.reshape(stride * conv.out_channels, conv.in_channels, 1, 2)
+                return ("polyphase", phases.contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
             return ("oneDNN", w.unsqueeze(2).contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
         k, stride = conv.kernel_size[0], conv.stride[0]
         if k == 1 and conv.groups == 1:
@@ -163,6 +173,8 @@ class FastPath:
         kind, *weights = self.weights[conv]
         if kind == "frames":
             return self.upsampled(conv, weights[0], weights[1], x)
+        if kind == "polyphase":
+            return self.polyphase(conv, weights[0], x)
         out = F.conv_transpose2d(
             x.transpose(1, 2).unsqueeze(2),
             weights[0],
@@ -187,6 +199,16 @@ class FastPath:
         frames[:, 1:].add_(torch.matmul(x, second))
         length = (T - 1) * s - 2 * pad + 2 * s + conv.output_padding[0]
         out = frames.view(B, (T + 1) * s, conv.out_channels)[:, pad : pad + length]
+        return out.add_(conv.bias) if conv.bias is not None else out
+
+    def polyphase(self, conv: nn.ConvTranspose1d, phases: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """A transposed conv with kernel 2s and stride s as one conv of kernel 2 to s x C_out channels, whose
+        output frames laid end to end are the upsampled signal."""
+        s, pad = conv.stride[0], conv.padding[0]
+        B, T, _ = x.shape
+        frames = F.conv2d(x.transpose(1, 2).unsqueeze(2), phases, padding=(0, 1))  # (B, s C_out, 1, T + 1)
+        length = (T - 1) * s - 2 * pad + 2 * s + conv.output_padding[0]
+        out = frames.permute(0, 2, 3, 1).reshape(B, (T + 1) * s, conv.out_channels)[:, pad : pad + length]
         return out.add_(conv.bias) if conv.bias is not None else out
 
     def attention(self, mha: LocalMHA, x: torch.Tensor) -> torch.Tensor:
