@@ -50,7 +50,8 @@ class FastPath:
             if conv.in_channels >= WIDE and conv.groups == 1 and conv.kernel_size[0] == 2 * stride:
                 halves = w.permute(0, 2, 1).reshape(conv.in_channels, 2, stride * conv.out_channels)
                 return ("frames", halves[:, 0].contiguous(), halves[:, 1].contiguous())  # type: ignore[return-value]
-            if stride <= POLYPHASE and conv.in_channels <= NARROW and conv.groups == 1 and conv.kernel_size[0] == 2 * stride:
+            polyphase = stride <= POLYPHASE and conv.in_channels <= NARROW
+            if polyphase and conv.groups == 1 and conv.kernel_size[0] == 2 * stride:
                 # Output frame t (stride steps) = kernel's first half on input t + second half on input t - 1:
                 # a conv of kernel 2 from C_in to stride x C_out channels.
                 halves = w.reshape(conv.in_channels, conv.out_channels, 2, stride).permute(3, 1, 0, 2).flip(-1)
@@ -93,38 +94,43 @@ class FastPath:
         self.lengths = [n * s if isinstance(conv, nn.ConvTranspose1d) else n // s for n in self.lengths]
         return x
 
-    def run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def run(self, module: nn.Module, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
+        """Run one layer; `owned`: nothing else reads x afterwards, so it may be overwritten (saves memory)."""
         if isinstance(module, nn.Sequential):
-            for layer in module:
-                x = self.run(layer, x)
+            for i, layer in enumerate(module):
+                x = self.run(layer, x, owned or i > 0)  # each layer's output is the next one's alone
             return x
         if isinstance(module, (EncoderBlock, DecoderBlock)):
-            return self.run(module.block, x)
+            return self.run(module.block, x, owned)
         if isinstance(module, ResidualUnit):
-            return self.run(module.block, x).add_(x)
+            return self.run(module.block, x).add_(x)  # x is read again by the residual sum
         if isinstance(module, Snake1d):
-            return self.snake(module, x)
+            return self.snake(module, x, owned)
         if isinstance(module, nn.ConvTranspose1d):
             return self.conv_transpose(module, self.masked(module, x))
         if isinstance(module, nn.Conv1d):
             return self.conv(module, self.masked(module, x))
         if isinstance(module, NoiseBlock):
             B, T, _ = x.shape
-            return torch.addcmul(x, module.noise(B, T, x).view(B, T, 1), self.conv(module.linear, x))
+            h = self.conv(module.linear, x)
+            return torch.addcmul(x, module.noise(B, T, x).view(B, T, 1), h, out=h)
         if isinstance(module, LocalMHA):
             return self.attention(module, x)
         if isinstance(module, nn.Tanh):
-            return x.tanh_()
+            return x.tanh_() if owned else x.tanh()
         raise TypeError(f"no fast path for {type(module).__name__}")
 
-    def snake(self, module: Snake1d, x: torch.Tensor) -> torch.Tensor:
+    def snake(self, module: Snake1d, x: torch.Tensor, owned: bool) -> torch.Tensor:
+        """Snake tile by tile, into x itself when it is owned, through a tile-sized scratch buffer."""
         alpha, inv_alpha = self.weights[module]
-        out = torch.empty_like(x)
+        out = x if owned else torch.empty_like(x)
         rows = max(1, TILE // (x.shape[0] * x.shape[-1]))
+        scratch = torch.empty_like(x[:, :rows])
         for start in range(0, x.shape[1], rows):
-            xs, s = x[:, start : start + rows], out[:, start : start + rows]
+            xs, o = x[:, start : start + rows], out[:, start : start + rows]
+            s = scratch[:, : xs.shape[1]]
             torch.mul(xs, alpha, out=s).sin_().square_()
-            torch.addcmul(xs, s, inv_alpha, out=s)
+            torch.addcmul(xs, s, inv_alpha, out=o)
         return out
 
     def conv(self, conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
@@ -149,15 +155,22 @@ class FastPath:
     def depthwise(self, conv: nn.Conv1d, taps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """A depthwise conv as one multiply-add per tap over shifted inputs, a cache-sized tile at a time."""
         d, pad = conv.dilation[0], conv.padding[0]  # type: ignore[index]
-        padded = F.pad(x, (0, 0, pad, pad))
+        T = x.shape[1]
         out = torch.empty_like(x)
         rows = max(1, TILE // (x.shape[0] * x.shape[-1]))
-        for start in range(0, x.shape[1], rows):
+        for start in range(0, T, rows):
             o = out[:, start : start + rows]
             n = o.shape[1]
-            torch.mul(padded[:, start : start + n], taps[0], out=o)
-            for j in range(1, taps.shape[0]):
-                o.addcmul_(padded[:, start + j * d : start + j * d + n], taps[j])
+            for j in range(taps.shape[0]):
+                first = start + j * d - pad  # input step under o[:, 0]; outside 0..T-1 is zero padding
+                a, b = max(0, -first), min(n, T - first)  # the outputs this tap reaches inside the input
+                if j == 0:  # same sums in the same order as over a zero-padded copy, without the copy
+                    o[:, : max(a, 0)].zero_()
+                    o[:, max(a, b) :].zero_()
+                    if a < b:
+                        torch.mul(x[:, first + a : first + b], taps[0], out=o[:, a:b])
+                elif a < b:
+                    o[:, a:b].addcmul_(x[:, first + a : first + b], taps[j])
             if conv.bias is not None:
                 o.add_(conv.bias)
         return out
