@@ -23,7 +23,7 @@ from .model.fast import FastPath
 # Least audio per chunk by default: `snac` then peaks under 1.5 GB of memory with the 24 kHz model
 # (docs/benchmarks.md); models with attention need longer chunks to amortize their wider context.
 ENCODE_CHUNK_SECONDS = 5.0
-DECODE_CHUNK_SECONDS = 4.0  # the decoder's activations are larger
+DECODE_CHUNK_SECONDS = 6.0  # the decoder's activations are larger
 Progress = Callable[[int], None]  # called with the number of audio samples (model rate) just finished
 _FAST_PATHS: weakref.WeakKeyDictionary[nn.Module, tuple[torch.device, torch.dtype, FastPath]] = (
     weakref.WeakKeyDictionary()
