@@ -37,7 +37,7 @@ from .normalize import measure_gain
 
 GAIN_WINDOW_SECONDS = 30.0  # on a pipe, the gain is measured on this much audio from the start
 # progress_bar(description, seconds or None, model rate) opens a display and yields its callback (or None).
-ProgressBar = Callable[[str, "float | None", int], contextlib.AbstractContextManager["Progress | None"]]
+ProgressBar = Callable[[str, float | None, int], contextlib.AbstractContextManager[Progress | None]]
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
