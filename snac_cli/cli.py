@@ -229,6 +229,7 @@ def run_batch(
     import time
 
     from . import batch
+    from .files import sweep_partials
 
     started = time.perf_counter()
     if input is not None and not Path(input).is_dir():
@@ -239,6 +240,8 @@ def run_batch(
     out_dir = Path(output)
     batch.prepare_out_dir(out_dir)
     all_jobs = batch.plan(sources, out_dir, task.suffix, root)
+    manifest_path = Path(manifest) if manifest else out_dir / batch.MANIFEST
+    sweep_partials([job.target for job in all_jobs] + [manifest_path])
     records: list[batch.Record] = []
     todo = []
     for job in all_jobs:
@@ -262,7 +265,7 @@ def run_batch(
     finally:
         order = {str(job.source): i for i, job in enumerate(all_jobs)}
         records.sort(key=lambda r: order[r.input])
-        batch.write_manifest(Path(manifest) if manifest else out_dir / batch.MANIFEST, records)
+        batch.write_manifest(manifest_path, records)
         if not quiet:
             typer.echo(f"snac: {batch.summary(records, time.perf_counter() - started)}", err=True)
     failures = [r for r in records if r.status == "failed"]

@@ -9,12 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+PART = ".part"
+
 
 @contextmanager
 def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """A binary file that replaces `path` only when the block completes; on any error it vanishes."""
     directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PART, dir=directory)
     try:
         with os.fdopen(fd, "wb") as stream:
             yield stream
@@ -25,6 +27,33 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def partial_of(name: str) -> str | None:
+    """The output that a file named `name` was a partial write of (`.NAME.random.part`), else None."""
+    if not (name.startswith(".") and name.endswith(PART)):
+        return None
+    stem, dot, _ = name[1 : -len(PART)].rpartition(".")
+    return stem if dot and stem else None
+
+
+def sweep_partials(paths: list[Path]) -> int:
+    """Delete what killed runs left half-written for these outputs (an interrupt cleans up; SIGKILL cannot);
+    returns how many files went. Each folder is listed once."""
+    names: dict[Path, set[str]] = {}
+    for path in paths:
+        names.setdefault(path.parent, set()).add(path.name)
+    removed = 0
+    for folder, wanted in names.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if partial_of(entry.name) in wanted and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def current_umask() -> int:

@@ -16,10 +16,11 @@ from signals import music_like, speech_like
 from typer.testing import CliRunner
 
 from snac_cli.batch import Job, plan, read_list, relative_target
-from snac_cli.tasks import units_of
 from snac_cli.cli import app
 from snac_cli.container import read_snac
 from snac_cli.errors import InputError
+from snac_cli.files import partial_of
+from snac_cli.tasks import units_of
 
 runner = CliRunner()
 
@@ -117,6 +118,18 @@ def test_a_killed_run_finishes_on_the_second_go_without_redoing_anything(tmp_pat
     assert len(list(out.glob("*.snac"))) == 8
     statuses = [r["status"] for r in manifest(out / "manifest.jsonl").values()]
     assert statuses.count("skipped") == len(done) and statuses.count("ok") == 8 - len(done)
+
+
+def test_partial_files_that_a_killed_run_left_are_swept(tmp_path, tiny, corpus):
+    out = tmp_path / "out"
+    stale = [out / "speaker1" / ".clip0.snac.k3x_9a2q.part", out / ".manifest.jsonl.0a1b2c3d.part"]
+    kept = [out / "speaker1" / ".other.snac.k3x_9a2q.part", out / "speaker1" / ".clip0.snac.notes", out / ".part"]
+    for path in stale + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    invoke("encode", corpus, out, "-m", tiny)
+    assert [p.exists() for p in stale + kept] == [False, False, True, True, True]
+    assert partial_of(".clip0.snac.k3x_9a2q.part") == "clip0.snac" and partial_of(".x.part") is None
 
 
 def test_files_from_stdin_mirror_relative_paths(tmp_path, tiny, corpus, monkeypatch):
