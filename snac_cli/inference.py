@@ -84,6 +84,12 @@ def chunk_units(model: SNAC, chunk_seconds: float | None, default: float, contex
     return max(round(default * model.sampling_rate / unit), ratio * context)
 
 
+def chunk_end(done: int, size: int, context: int) -> int:
+    """Where the chunk starting at `done` ends. The first has no left context and takes that much more of its
+    own, so every chunk spans size + 2 x context: the memory one frees is the exact fit for the next."""
+    return done + size + (context if done == 0 else 0)
+
+
 def encode_chunk(model: SNAC, chunk_seconds: float | None = None) -> tuple[int, int]:
     """(chunk, context on each side) for encoding, in audio samples at the model's rate, whole padding units."""
     unit = model.config.pad_unit
@@ -120,11 +126,11 @@ def encode_stream(
 
     for block in blocks:
         buffer = block if buffer is None else np.concatenate([buffer, block], axis=1)
-        while start + buffer.shape[1] >= done + size + context:
-            yield encode_span(done + size, start + buffer.shape[1])
-            done += size
+        while start + buffer.shape[1] >= (end := chunk_end(done, size, context)) + context:
+            yield encode_span(end, start + buffer.shape[1])
             if progress:
-                progress(size)
+                progress(end - done)
+            done = end
             drop = max(0, done - context - start)
             buffer, start = buffer[:, drop:], start + drop
     if buffer is None:
@@ -133,7 +139,7 @@ def encode_stream(
     padded = -(-total // unit) * unit
     buffer = np.pad(buffer, ((0, 0), (0, padded - total)))
     while done < padded:
-        end = min(done + size, padded)
+        end = min(chunk_end(done, size, context), padded)
         yield encode_span(end, padded)
         if progress:
             progress(min(end, total) - done)
@@ -215,12 +221,12 @@ def decode_stream(
     for chunk in chunks:
         chunk = [c.astype(np.int64, copy=False) for c in chunk]
         buffers = chunk if buffers is None else [np.concatenate(p, axis=1) for p in zip(buffers, chunk, strict=True)]
-        while start + buffers[-1].shape[1] * strides[-1] >= done + size + context:
-            yield decode_span(done + size, start + buffers[-1].shape[1] * strides[-1])
-            done += size
+        while start + buffers[-1].shape[1] * strides[-1] >= (end := chunk_end(done, size, context)) + context:
+            yield decode_span(end, start + buffers[-1].shape[1] * strides[-1])
             index += 1
             if progress:
-                progress(size * model.hop_length)
+                progress((end - done) * model.hop_length)
+            done = end
             drop = max(0, done - context - start)  # a multiple of the unit, so of every stride
             buffers, start = [b[:, drop // s :] for b, s in zip(buffers, strides, strict=True)], start + drop
     if buffers is None:
@@ -234,7 +240,7 @@ def decode_stream(
         np.pad(b, ((0, 0), (0, (padded - total) // s)), mode="edge") for b, s in zip(buffers, strides, strict=True)
     ]
     while done < total:
-        end = min(done + size, padded)
+        end = min(chunk_end(done, size, context), padded)
         block = decode_span(end, padded)
         keep = (min(end, total) - done) * model.hop_length
         yield block[:, :keep]
