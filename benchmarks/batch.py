@@ -37,20 +37,26 @@ def snac(*args: str) -> float:
     return time.perf_counter() - start
 
 
+def make_clips(folder: Path, count: int) -> float:
+    """`count` speech-like clips of 0.5 to 4 s at 16 / 22.05 / 44.1 kHz in `folder`; returns their seconds."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0.0
+    for i in range(count):
+        rate, seconds = [16000, 22050, 44100][i % 3], rng.uniform(0.5, 4.0)
+        sf.write(folder / f"clip{i:04d}.wav", speech_like(rate, int(seconds * rate), seed=i), rate)
+        total += seconds
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--loop", type=int, default=20, help="clips timed one process each")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         folder, model = Path(tmp) / "clips", str(make_checkpoint(Path(tmp) / "snac_24khz", OFFICIAL["24khz"]))
-        folder.mkdir()
-        total = 0.0
-        for i in range(args.clips):
-            rate, seconds = [16000, 22050, 44100][i % 3], rng.uniform(0.5, 4.0)
-            sf.write(folder / f"clip{i:04d}.wav", speech_like(rate, int(seconds * rate), seed=i), rate)
-            total += seconds
+        total = make_clips(folder, args.clips)
         clips = sorted(folder.glob("*.wav"))
         loop = sum(snac("encode", str(c), str(Path(tmp) / "one.snac"), "-m", model, "-f") for c in clips[: args.loop])
         per_file = loop / args.loop * len(clips)
