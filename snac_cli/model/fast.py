@@ -21,12 +21,14 @@ from .layers import NoiseBlock, ResidualUnit, Snake1d
 # Elements per tile of an elementwise pipeline (4 MB): measured faster than L2-sized tiles, whose passes are
 # too short to keep both threads busy.
 TILE = 1 << 20
-# From this many input channels a transposed conv runs faster as matrix products than in oneDNN (measured on
-# the decoders' first upsampling, 1024 and 1536 channels, over few latent frames; narrower ones are slower).
+# Transposed convs of kernel 2 x stride, by input width: from WIDE channels (the decoders' first upsampling,
+# over few latent frames) two matrix products over frames, faster than oneDNN (42 -> 33 ms per 24 kHz
+# chunk); between NARROW and WIDE, Winograd's F(2, 2) on those frames (32 kHz decoder, 768 and 384 channels:
+# 162 -> 136 and 137 -> 105 ms measured alone, 2.4 % of the whole decode).
 WIDE = 1024
 # Up to this stride and input width a transposed conv runs faster as a kernel-2 conv to stride x C_out channels
 # (its polyphase form) than as oneDNN's transposed conv (24 kHz decoder, strides 4 and 2: 73 -> 59 and 45 -> 38
-# ms per chunk; at 32 kHz, over 384 and 192 channels, the whole decode was no faster, so it keeps oneDNN there).
+# ms per chunk; at 32 kHz, over 384 channels, the whole decode was no faster).
 POLYPHASE, NARROW = 4, 256
 
 
@@ -49,17 +51,19 @@ class FastPath:
         w = conv.weight.detach()
         if isinstance(conv, nn.ConvTranspose1d):
             stride = conv.stride[0]
-            if conv.in_channels >= WIDE and conv.groups == 1 and conv.kernel_size[0] == 2 * stride:
-                halves = w.permute(0, 2, 1).reshape(conv.in_channels, 2, stride * conv.out_channels)
-                return ("frames", halves[:, 0].contiguous(), halves[:, 1].contiguous())  # type: ignore[return-value]
-            polyphase = stride <= POLYPHASE and conv.in_channels <= NARROW
-            if polyphase and conv.groups == 1 and conv.kernel_size[0] == 2 * stride:
+            if conv.groups != 1 or conv.kernel_size[0] != 2 * stride:
+                return ("oneDNN", w.unsqueeze(2).contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
+            if stride <= POLYPHASE and conv.in_channels <= NARROW:
                 # Output frame t (stride steps) = kernel's first half on input t + second half on input t - 1:
                 # a conv of kernel 2 from C_in to stride x C_out channels.
                 halves = w.reshape(conv.in_channels, conv.out_channels, 2, stride).permute(3, 1, 0, 2).flip(-1)
                 phases = halves.reshape(stride * conv.out_channels, conv.in_channels, 1, 2)
                 return ("polyphase", phases.contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
-            return ("oneDNN", w.unsqueeze(2).contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
+            halves = w.permute(0, 2, 1).reshape(conv.in_channels, 2, stride * conv.out_channels)
+            first, second = halves[:, 0].contiguous(), halves[:, 1].contiguous()
+            if conv.in_channels >= WIDE:
+                return ("frames", first, second)  # type: ignore[return-value]
+            return ("winograd", first, second, first + second)  # type: ignore[return-value]
         k, stride = conv.kernel_size[0], conv.stride[0]
         if conv.groups == conv.in_channels == conv.out_channels and stride == 1:
             return ("taps", w[:, 0, :].t().contiguous())  # type: ignore[return-value]  # (k, C)
@@ -186,6 +190,8 @@ class FastPath:
             return self.upsampled(conv, weights[0], weights[1], x)
         if kind == "polyphase":
             return self.polyphase(conv, weights[0], x)
+        if kind == "winograd":
+            return self.winograd(conv, *weights, x)
         out = F.conv_transpose2d(
             x.transpose(1, 2).unsqueeze(2),
             weights[0],
@@ -210,6 +216,29 @@ class FastPath:
         frames[:, 1:].add_(torch.matmul(x, second))
         length = (T - 1) * s - 2 * pad + 2 * s + conv.output_padding[0]
         out = frames.view(B, (T + 1) * s, conv.out_channels)[:, pad : pad + length]
+        return out.add_(conv.bias) if conv.bias is not None else out
+
+    def winograd(
+        self, conv: nn.ConvTranspose1d, first: torch.Tensor, second: torch.Tensor, both: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor:
+        """The frames of `upsampled` two at a time with three matrix products instead of four: Winograd's
+        minimal filtering F(2, 2). Frame t is second @ x[t - 1] + first @ x[t]; with d0, d1, d2 = x[2u - 1],
+        x[2u], x[2u + 1]: m2 = (first + second) @ d1, frame 2u = m2 + second @ (d0 - d1), frame 2u + 1 =
+        m2 + first @ (d2 - d1). A quarter fewer multiply-adds; rounding differs (~1e-6 relative)."""
+        s, pad = conv.stride[0], conv.padding[0]
+        B, T, C = x.shape
+        pairs = (T + 2) // 2  # frames 0 .. T, two at a time
+        padded = x.new_zeros(B, 2 * pairs + 1, C)  # padded[i] = x[i - 1]; zeros outside
+        padded[:, 1 : T + 1] = x
+        d1 = padded[:, 1::2][:, :pairs]
+        before, after = padded[:, 0:-1:2] - d1, padded[:, 2::2] - d1
+        frames = x.new_empty(B, pairs, 2, first.shape[1])
+        m2 = torch.matmul(d1, both)
+        for item in range(B):
+            torch.addmm(m2[item], before[item], second, out=frames[item, :, 0])
+            torch.addmm(m2[item], after[item], first, out=frames[item, :, 1])
+        length = (T - 1) * s - 2 * pad + 2 * s + conv.output_padding[0]
+        out = frames.view(B, 2 * pairs * s, conv.out_channels)[:, pad : pad + length]
         return out.add_(conv.bias) if conv.bias is not None else out
 
     def polyphase(self, conv: nn.ConvTranspose1d, phases: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
