@@ -233,10 +233,11 @@ class FastPath:
         d1 = padded[:, 1::2][:, :pairs]
         before, after = padded[:, 0:-1:2] - d1, padded[:, 2::2] - d1
         frames = x.new_empty(B, pairs, 2, first.shape[1])
-        m2 = torch.matmul(d1, both)
-        for item in range(B):
-            torch.addmm(m2[item], before[item], second, out=frames[item, :, 0])
-            torch.addmm(m2[item], after[item], first, out=frames[item, :, 1])
+        for item in range(B):  # straight into the output's even and odd frames: no temporaries of its size
+            even, odd = frames[item, :, 0], frames[item, :, 1]
+            torch.mm(d1[item], both, out=odd)
+            even.copy_(odd).addmm_(before[item], second)
+            odd.addmm_(after[item], first)
         length = (T - 1) * s - 2 * pad + 2 * s + conv.output_padding[0]
         out = frames.view(B, 2 * pairs * s, conv.out_channels)[:, pad : pad + length]
         return out.add_(conv.bias) if conv.bias is not None else out
