@@ -208,15 +208,13 @@ class FastPath:
     ) -> torch.Tensor:
         """A transposed conv with kernel 2s and stride s as two matrix products: each input step writes s
         output steps with the first half of the kernel and the next s with the second."""
-        s, pad = conv.stride[0], conv.padding[0]
+        s = conv.stride[0]
         B, T, _ = x.shape
         frames = torch.empty(B, T + 1, s * conv.out_channels, dtype=x.dtype, device=x.device)
         torch.matmul(x, first, out=frames[:, :T])
         frames[:, T].zero_()
         frames[:, 1:].add_(torch.matmul(x, second))
-        length = (T - 1) * s - 2 * pad + 2 * s + conv.output_padding[0]
-        out = frames.view(B, (T + 1) * s, conv.out_channels)[:, pad : pad + length]
-        return out.add_(conv.bias) if conv.bias is not None else out
+        return self.trimmed(conv, frames.view(B, (T + 1) * s, conv.out_channels), T)
 
     def winograd(
         self, conv: nn.ConvTranspose1d, first: torch.Tensor, second: torch.Tensor, both: torch.Tensor, x: torch.Tensor
@@ -225,7 +223,7 @@ class FastPath:
         minimal filtering F(2, 2). Frame t is second @ x[t - 1] + first @ x[t]; with d0, d1, d2 = x[2u - 1],
         x[2u], x[2u + 1]: m2 = (first + second) @ d1, frame 2u = m2 + second @ (d0 - d1), frame 2u + 1 =
         m2 + first @ (d2 - d1). A quarter fewer multiply-adds; rounding differs (~1e-6 relative)."""
-        s, pad = conv.stride[0], conv.padding[0]
+        s = conv.stride[0]
         B, T, C = x.shape
         pairs = (T + 2) // 2  # frames 0 .. T, two at a time
         padded = x.new_zeros(B, 2 * pairs + 1, C)  # padded[i] = x[i - 1]; zeros outside
@@ -238,18 +236,22 @@ class FastPath:
             torch.mm(d1[item], both, out=odd)
             even.copy_(odd).addmm_(before[item], second)
             odd.addmm_(after[item], first)
-        length = (T - 1) * s - 2 * pad + 2 * s + conv.output_padding[0]
-        out = frames.view(B, 2 * pairs * s, conv.out_channels)[:, pad : pad + length]
-        return out.add_(conv.bias) if conv.bias is not None else out
+        return self.trimmed(conv, frames.view(B, 2 * pairs * s, conv.out_channels), T)
 
     def polyphase(self, conv: nn.ConvTranspose1d, phases: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """A transposed conv with kernel 2s and stride s as one conv of kernel 2 to s x C_out channels, whose
         output frames laid end to end are the upsampled signal."""
-        s, pad = conv.stride[0], conv.padding[0]
+        s = conv.stride[0]
         B, T, _ = x.shape
         frames = F.conv2d(x.transpose(1, 2).unsqueeze(2), phases, padding=(0, 1))  # (B, s C_out, 1, T + 1)
+        return self.trimmed(conv, frames.permute(0, 2, 3, 1).reshape(B, (T + 1) * s, conv.out_channels), T)
+
+    @staticmethod
+    def trimmed(conv: nn.ConvTranspose1d, steps: torch.Tensor, T: int) -> torch.Tensor:
+        """Upsampled steps (B, n, C_out) from T inputs, cut to the transposed conv's output and biased."""
+        s, pad = conv.stride[0], conv.padding[0]
         length = (T - 1) * s - 2 * pad + 2 * s + conv.output_padding[0]
-        out = frames.permute(0, 2, 3, 1).reshape(B, (T + 1) * s, conv.out_channels)[:, pad : pad + length]
+        out = steps[:, pad : pad + length]
         return out.add_(conv.bias) if conv.bias is not None else out
 
     def attention(self, mha: LocalMHA, x: torch.Tensor) -> torch.Tensor:
