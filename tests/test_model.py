@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import snac
 import torch
-from conftest import CONFIGS
+from conftest import CONFIGS, OFFICIAL
 from signals import music_like, speech_like
 
 from snac_cli import SNAC
@@ -143,10 +143,12 @@ def test_the_model_trains_when_unfolded(checkpoint):
     assert all(g is not None for g in grads)
 
 
-@pytest.mark.parametrize("name", ["tiny", "tiny-plain", "24khz"])
-def test_the_time_major_fast_path_equals_the_module_path(models, name):
-    _, ours = models(name)
-    x = audio("speech", ours.sampling_rate, 2 * ours.config.pad_unit)
+@pytest.mark.parametrize("batch", [1, 2, 3])
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_the_time_major_fast_path_equals_the_module_path(checkpoint, name, batch):
+    """Every kernel of the fast path, at several batch sizes (a stereo file decodes as a batch of two)."""
+    ours = SNAC.from_pretrained(checkpoint(name))
+    x = audio("speech", ours.sampling_rate, 2 * ours.config.pad_unit, batch)
     fast_encoder, fast_decoder = FastPath(ours.encoder), FastPath(ours.decoder)
     with torch.inference_mode():
         latent = ours.encoder(x)
@@ -159,3 +161,13 @@ def test_the_time_major_fast_path_equals_the_module_path(models, name):
         decoded = fast_decoder(ours.decoder.model, z)
     assert decoded.shape == expected.shape
     assert (decoded - expected).abs().max().item() <= 1e-5
+
+
+def test_the_official_shapes_use_every_fast_path_kernel(checkpoint):
+    """The equivalence test above covers each kernel only if some official shape takes it."""
+    kinds = set()
+    for name in OFFICIAL:
+        model = SNAC.from_pretrained(checkpoint(name))
+        for part in (model.encoder, model.decoder):
+            kinds |= {prepared[0] for prepared in FastPath(part).weights.values() if isinstance(prepared[0], str)}
+    assert kinds == {"taps", "frames", "oneDNN", "polyphase", "winograd"}

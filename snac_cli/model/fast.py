@@ -211,7 +211,8 @@ class FastPath:
         s = conv.stride[0]
         B, T, _ = x.shape
         frames = torch.empty(B, T + 1, s * conv.out_channels, dtype=x.dtype, device=x.device)
-        torch.matmul(x, first, out=frames[:, :T])
+        for item in range(B):  # per item: `out=` needs a contiguous block, which frames[:, :T] is not for B > 1
+            torch.mm(x[item], first, out=frames[item, :T])
         frames[:, T].zero_()
         frames[:, 1:].add_(torch.matmul(x, second))
         return self.trimmed(conv, frames.view(B, (T + 1) * s, conv.out_channels), T)
