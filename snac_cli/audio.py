@@ -152,13 +152,18 @@ def resample_stream(blocks: Iterable[np.ndarray], rate: int, target: int, channe
         yield from blocks
         return
     stream = soxr.ResampleStream(rate, target, channels, dtype="float32", quality="HQ")
+    given = made = 0
     for block in blocks:
+        given += block.shape[1]
         out = stream.resample_chunk(np.ascontiguousarray(block.T))
+        made += len(out)
         if len(out):
             yield np.ascontiguousarray(out.T)
     out = stream.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
     if len(out):
         yield np.ascontiguousarray(out.T)
+    elif given and not made:  # a few samples downsampled to none: keep one, so that some audio is coded
+        yield np.zeros((channels, 1), dtype=np.float32)
 
 
 def output_format(path: str) -> str:

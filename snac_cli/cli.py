@@ -9,26 +9,26 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, TypeVar
+from typing import Annotated, Any, BinaryIO
 
 import typer
 
-from . import __version__
+from . import __version__, reporting
 from .batch import AUDIO_SUFFIXES
-from .errors import InputError, OutputError, SnacError, UsageError
+from .errors import InputError, OutputError, UsageError
+from .reporting import ReportingGroup
 
 app = typer.Typer(
+    cls=ReportingGroup,
     help="snac: a neural audio codec for the command line (SNAC, multi-scale discrete codes).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich markup would eat "[default: ...]" and other bracketed text
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-state = {"debug": False}
-T = TypeVar("T")
 
 
 class Channels(str, Enum):
@@ -67,6 +67,9 @@ class Subtype(str, Enum):
     FLOAT = "FLOAT"
 
 
+MAX_SECONDS = 3600.0  # audio per chunk or batch: an hour is far past any use, and keeps sizes finite
+MAX_TIME = 1e9  # seconds into a file (31 years): finite, unlike inf and nan, which the range refuses
+
 ModelOption = Annotated[
     str,
     typer.Option("--model", "-m", help="24khz, 32khz, 44khz, a Hugging Face repo id, or a local checkpoint folder."),
@@ -78,20 +81,27 @@ NormalizeOption = Annotated[
     Normalize, typer.Option(help="Input level before encoding (undone on decode): loudness (-16 LUFS), peak, none.")
 ]
 ChannelsOption = Annotated[Channels, typer.Option(help="mix: downmix to mono; keep: encode every channel.")]
-SeedOption = Annotated[int, typer.Option(help="Seed of the decoder's noise (decoding is deterministic).")]
+SeedOption = Annotated[
+    int, typer.Option(min=0, max=2**32 - 1, metavar="N", help="Seed of the decoder's noise (decoding is deterministic).")
+]
 PrecisionOption = Annotated[
     Precision, typer.Option(help="fp32 (exact); bf16 or fp16 are lossy, faster on GPUs (fp16: CUDA only).")
 ]
 OffsetsOption = Annotated[
     Offsets, typer.Option(help="Added to each code: none, scale x codebook size, or position-in-frame x codebook size.")
 ]
-BaseOption = Annotated[int, typer.Option(help="Added to every token (a language model's first audio token id).")]
+BaseOption = Annotated[
+    int,
+    typer.Option(min=0, max=2**62, metavar="N", help="Added to every token (a language model's first audio token id)."),
+]
 TemplateOption = Annotated[str, typer.Option(help="Text form of a token, for --format tokens.")]
 FilesFromOption = Annotated[
     str | None,
     typer.Option("--files-from", "-T", help="Read the input files from this list (one per line; - for stdin)."),
 ]
-JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for a folder or list.")]
+JobsOption = Annotated[
+    int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help="Worker processes for a folder or list.")
+]
 ManifestOption = Annotated[
     str | None, typer.Option(help="JSONL record of a folder or list run [default: OUTPUT/manifest.jsonl].")
 ]
@@ -101,35 +111,13 @@ ChunkOption = Annotated[
         help="Seconds of audio per inference chunk, memory vs. speed "
         "[default: 5 encode, 4 decode, longer for models with attention].",
         min=0.1,
+        max=MAX_SECONDS,
+        metavar="SECONDS",
     ),
 ]
 
 
 # ---- plumbing -------------------------------------------------------------------------------------------
-
-
-def fail(error: SnacError) -> typer.Exit:
-    typer.echo(f"snac: error: {error}", err=True)
-    return typer.Exit(code=error.exit_code)
-
-
-def guarded(command: Callable[[], T]) -> T:
-    """Run a command body: user-facing errors become one line on stderr and an exit code."""
-    try:
-        return command()
-    except SnacError as e:
-        if state["debug"]:
-            traceback.print_exc()
-        raise fail(e) from None
-    except KeyboardInterrupt:
-        typer.echo("snac: interrupted", err=True)
-        raise typer.Exit(code=130) from None
-    except BrokenPipeError:
-        raise typer.Exit(code=141) from None
-    except OSError as e:
-        if state["debug"]:
-            traceback.print_exc()
-        raise fail(OutputError(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))) from None
 
 
 def check_output(path: str, force: bool, *inputs: str) -> None:
@@ -197,13 +185,13 @@ def batch_arguments(input: str, output: str | None, files_from: str | None) -> t
     folder) makes a batch run."""
     if files_from is not None:
         if output is not None:
-            raise fail(UsageError("with --files-from, give only the output folder"))
+            raise UsageError("with --files-from, give only the output folder")
         return True, None, input
     if output is None:
-        raise fail(UsageError("missing the OUTPUT argument"))
+        raise UsageError("missing the OUTPUT argument")
     many = Path(input).is_dir()
     if many and (output == "-" or Path(output).suffix.lower() in (".snac", *AUDIO_SUFFIXES)):
-        raise fail(UsageError(f"{input} is a folder: OUTPUT must be a folder too, not {output}"))
+        raise UsageError(f"{input} is a folder: OUTPUT must be a folder too, not {output}")
     return many, input, output
 
 
@@ -302,7 +290,7 @@ def common(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     """Encode audio to compact multi-scale codes (.snac) and back."""
-    state["debug"] = debug
+    reporting.state["debug"] = debug
 
 
 @app.command()
@@ -330,6 +318,8 @@ def encode(
             help="Audio per forward pass when a folder's short clips are batched (0: one clip at a time) "
             "[default: one chunk's worth].",
             min=0,
+            max=MAX_SECONDS,
+            metavar="SECONDS",
         ),
     ] = None,
     model: ModelOption = "24khz",
@@ -352,10 +342,10 @@ def encode(
             model, device, precision.value, channels.value, normalize.value, metadata, chunk_seconds,
             threads=threads_per_job(jobs), batch_seconds=batch_seconds,
         )  # fmt: skip
-        guarded(lambda: run_batch(task, input, output, files_from, jobs, manifest, force, quiet, ray))
+        run_batch(task, input, output, files_from, jobs, manifest, force, quiet, ray)
         return
     if ray is not None:
-        raise fail(UsageError("--ray runs a folder or a list of files (--files-from)"))
+        raise UsageError("--ray runs a folder or a list of files (--files-from)")
 
     def run() -> None:
         from .audio import AudioReader
@@ -378,7 +368,7 @@ def encode(
                     )  # fmt: skip
                     stream.flush()
 
-    guarded(run)
+    run()
 
 
 @app.command()
@@ -416,7 +406,7 @@ def decode(
             model, device, precision.value, rate_choice, subtype.value if subtype else None, seed, chunk_seconds,
             threads=threads_per_job(jobs), suffix="." + audio_format.lower().lstrip("."),
         )  # fmt: skip
-        guarded(lambda: run_batch(task, input, output, files_from, jobs, manifest, force, quiet))
+        run_batch(task, input, output, files_from, jobs, manifest, force, quiet)
         return
 
     def run() -> None:
@@ -433,7 +423,7 @@ def decode(
                 lambda description, seconds, rate: progress_bar(description, seconds, rate, quiet),
             )  # fmt: skip
 
-    guarded(run)
+    run()
 
 
 def parse_rate(value: str) -> str | int:
@@ -481,7 +471,7 @@ def roundtrip(
             input, target, model, device, normalize.value, channels.value, seed, snac_path, bar, precision.value
         )
 
-    report = guarded(run)
+    report = run()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
@@ -511,7 +501,7 @@ def info(
         with binary_input(file) as stream:
             return describe(stream, file)
 
-    summary = guarded(run)
+    summary = run()
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -563,7 +553,7 @@ def export_codes(
                 out.write(data)
         sys.stdout.flush()
 
-    guarded(run)
+    run()
 
 
 @app.command("import")
@@ -593,7 +583,7 @@ def import_codes(
             raise InputError(f"{input}: {e}") from None
         write_snac(sys.stdout.buffer if output == "-" else output, snac)
 
-    guarded(run)
+    run()
 
 
 OutputFileOption = Annotated[str, typer.Option("--output", "-o", help=".snac file to write, or - for stdout.")]
@@ -603,8 +593,13 @@ OutputFileOption = Annotated[str, typer.Option("--output", "-o", help=".snac fil
 def cut(
     input: Annotated[str, typer.Argument(help=".snac file, or - for stdin.")],
     output: OutputFileOption,
-    start: Annotated[float, typer.Option(help="Start in seconds (moved back to a frame boundary).", min=0)] = 0.0,
-    end: Annotated[float | None, typer.Option(help="End in seconds (moved on to a frame boundary).")] = None,
+    start: Annotated[
+        float, typer.Option(min=0, max=MAX_TIME, metavar="SECONDS", help="Start (moved back to a frame boundary).")
+    ] = 0.0,
+    end: Annotated[
+        float | None,
+        typer.Option(min=0, max=MAX_TIME, metavar="SECONDS", help="End (moved on to a frame boundary) [default: the end]."),
+    ] = None,
     force: ForceOption = False,
 ) -> None:
     """Cut a span out of a .snac file, on frame boundaries, without re-encoding."""
@@ -618,7 +613,7 @@ def cut(
             snac = read_snac(stream)
         write_snac(sys.stdout.buffer if output == "-" else output, cut(snac, start, end, frame_samples(snac)))
 
-    guarded(run)
+    run()
 
 
 @app.command()
@@ -643,13 +638,14 @@ def concat(
             typer.echo("snac: warning: the files were normalized by different gains; the first's is kept", err=True)
         write_snac(sys.stdout.buffer if output == "-" else output, joined)
 
-    guarded(run)
+    run()
 
 
 def main() -> None:
     from .allocator import tune_allocator
 
     tune_allocator()  # before any tensor exists
+    reporting.install_signal_handlers()
     # `--ray` alone means a local Ray; an address must be attached (--ray=ADDRESS), as a value is optional.
     sys.argv[1:] = ["--ray=local" if arg == "--ray" else arg for arg in sys.argv[1:]]
     app(prog_name="snac")

@@ -234,6 +234,8 @@ def decode(
     def length() -> int:
         total = original_length if original_length is not None else reader.original_length
         assert total is not None
+        if reader.original_length is not None:  # the stream has ended: its length and frame count are known
+            check_length(model, h, reader.original_length, reader.frames)
         return round(total * rate / h.original_sample_rate)
 
     # Everything past the original length is padding, less than one padding unit of the model's.
@@ -257,10 +259,12 @@ def decode_file(
     A seekable stream is checked through before any output. `model_for(name)` gives the model for the name
     the file holds; `sample_rate` is original, model, or a rate in Hz.
     """
-    length = verify(stream) if stream.seekable() else None
+    length, frames = verify(stream) if stream.seekable() else (None, 0)
     reader = SnacReader(stream)
     h = reader.header
     model = model_for(h.model)
+    if length is not None:  # a forged length is refused before any output exists
+        check_length(model, h, length, frames)
     rate = {"original": None, "model": model.sampling_rate}.get(sample_rate, sample_rate)  # type: ignore[call-overload]
     seconds = length / h.original_sample_rate if length is not None else None
     with (progress_bar or no_progress_bar)("decoding", seconds, model.sampling_rate) as progress:
@@ -290,12 +294,23 @@ def trimmed(blocks: Iterator[np.ndarray], holdback: int, length: Callable[[], in
     yield np.pad(rest, ((0, 0), (0, total - written - rest.shape[1])))
 
 
-def verify(stream: BinaryIO) -> int:
-    """Read a seekable `.snac` stream through once, checking every checksum; returns the original length."""
+def verify(stream: BinaryIO) -> tuple[int, int]:
+    """Read a seekable `.snac` stream through once, checking every checksum; returns (original length, frames)."""
     start = stream.tell()
     reader = SnacReader(stream)
     for _ in reader.chunks():
         pass
     stream.seek(start)
     assert reader.original_length is not None
-    return reader.original_length
+    return reader.original_length, reader.frames
+
+
+def check_length(model: SNAC, header: SnacHeader, original_length: int, frames: int) -> None:
+    """The header's length must be what the codes cover, less the encoder's padding (under one padding unit):
+    a longer one would decode to made-up silence, or ask for any amount of memory (a forged file)."""
+    covered = frames * math.lcm(*header.vq_strides) * model.hop_length  # samples at the model's rate
+    length = original_length * header.sample_rate / header.original_sample_rate
+    if not covered - model.config.pad_unit - 1 < length <= covered + 1:
+        raise ContainerError(
+            f"corrupted file: its length ({original_length:,} samples) does not match its codes ({frames:,} frames)"
+        )

@@ -13,6 +13,7 @@ MODES = ("loudness", "peak", "none")
 LOUDNESS_TARGET = -16.0  # LUFS, the level DAC's training pipeline (which SNAC's follows) normalizes to
 PEAK_TARGET = 10 ** (-1 / 20)  # -1 dBFS
 PEAK_CEILING = 0.99  # loudness normalization never pushes a peak above this
+MAX_GAIN = 1000.0  # +60 dB: more only lifts a noise floor, and a gain of 1e40 is no float32 (the file stores one)
 
 
 def measure_gain(blocks: Iterable[np.ndarray], rate: int, channels: int, mode: str) -> float:
@@ -30,7 +31,7 @@ def measure_gain(blocks: Iterable[np.ndarray], rate: int, channels: int, mode: s
     if peak == 0:
         return 1.0
     if meter is None:
-        return PEAK_TARGET / peak
+        return min(PEAK_TARGET / peak, MAX_GAIN)
     loudness = meter.loudness()
     gain = 10 ** ((LOUDNESS_TARGET - loudness) / 20) if math.isfinite(loudness) else 1.0
-    return min(gain, PEAK_CEILING / peak)
+    return min(gain, PEAK_CEILING / peak, MAX_GAIN)
