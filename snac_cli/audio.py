@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Iterator
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -15,9 +18,10 @@ import soxr
 
 from .errors import AudioError, OutputError
 from .files import atomic_output
-from .wav import WavStreamReader, is_wav, wav_header, wav_samples
+from .wav import UnsupportedWav, WavStreamReader, is_wav, wav_header, wav_samples
 
 BLOCK = 1 << 16  # frames per block read or written
+SNAC_TAG = "snac"  # the comment tag of every audio file snac writes: folder runs overwrite only these
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
 
 
@@ -38,40 +42,92 @@ class Audio:
 
 
 class AudioReader:
-    """An open audio input: rate, channels, length when known, and float32 blocks (channels, n)."""
+    """An open audio input: rate, channels, length when known, and float32 blocks (channels, n).
 
-    def __init__(self, source: str | os.PathLike[str] | BinaryIO, name: str | None = None):
+    A path or a seekable file is read with libsndfile. A pipe carrying WAV is parsed as it arrives (the same
+    samples libsndfile gives for the file); any other pipe, or any pipe when `spool` asks for a seekable
+    input (to measure a gain over the whole of it first), is copied to a temporary file and read from there.
+    A path that is not a regular file (a FIFO, `<(...)`, /dev/stdin) is read as the pipe it is.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | BinaryIO, name: str | None = None, spool: bool = False):
         self.name = name or str(source)
         self._wav: WavStreamReader | None = None
         self._file: sf.SoundFile | None = None
+        self._opened: list[BinaryIO] = []  # files this reader opened, closed with it
+        self._rewind: Callable[[], BinaryIO] | None = None  # re-reads a seekable input parsed as WAV here
+        try:
+            self._open(source, spool)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, source: str | os.PathLike[str] | BinaryIO, spool: bool) -> None:
         if isinstance(source, (str, os.PathLike)):
             check_input_path(Path(source), self.name)
-        elif not source.seekable():
-            head = read_up_to(source, 12)
-            if is_wav(head):
-                self._wav = WavStreamReader(Prefixed(head, source), self.name)
-            else:
-                source = io.BytesIO(head + source.read())  # libsndfile must seek: other formats are read whole
-                if not head:
-                    raise AudioError(f"{self.name}: no input (empty stream)")
-        if self._wav is not None:
-            self.sample_rate, self.channels, self.frames = self._wav.sample_rate, self._wav.channels, self._wav.frames
+            if not stat.S_ISREG(os.stat(source).st_mode):
+                source = self._own(open(source, "rb"))  # noqa: SIM115 - closed with the reader
+        if isinstance(source, (str, os.PathLike)) or source.seekable():
+            self._open_seekable(source)
             return
+        head = read_up_to(source, 12)
+        if not head:
+            raise AudioError(f"{self.name}: no input (empty stream)")
+        consumed = Recorded(Prefixed(head, source))
+        if is_wav(head) and not spool:
+            try:
+                self._wav = WavStreamReader(consumed, self.name)  # type: ignore[arg-type]
+                consumed.recording = False  # the header is parsed: the samples pass through, unkept
+                self.sample_rate, self.channels, self.frames = (
+                    self._wav.sample_rate,
+                    self._wav.channels,
+                    self._wav.frames,
+                )
+                return
+            except UnsupportedWav:
+                pass  # libsndfile may know the encoding: give it the whole stream as a file
+        spooled = self._own(tempfile.TemporaryFile())  # noqa: SIM115 - closed with the reader
+        spooled.write(consumed.recorded)  # what the WAV parser read, then the rest
+        shutil.copyfileobj(consumed.stream, spooled)  # type: ignore[misc]
+        spooled.seek(0)
+        self._open_seekable(spooled)
+
+    def _open_seekable(self, source: str | os.PathLike[str] | BinaryIO) -> None:
         try:
-            self._file = sf.SoundFile(source)
+            self._file = sf.SoundFile(file_name(source) if isinstance(source, (str, os.PathLike)) else source)
         except (sf.LibsndfileError, RuntimeError, TypeError) as e:
             raise AudioError(f"{self.name}: not a readable audio file ({describe(e)})") from None
         self.sample_rate, self.channels = self._file.samplerate, self._file.channels
         self.frames = self._file.frames if self._file.seekable() else None
+        if self._file.format == "WAV" and self.frames == 0:  # a data size of 0: "to the end", as on a pipe
+            self._file.close()
+            self._file = None
+
+            def rewind() -> BinaryIO:
+                if isinstance(source, (str, os.PathLike)):
+                    return self._own(open(source, "rb"))  # noqa: SIM115 - closed with the reader
+                source.seek(0)
+                return source
+
+            self._rewind = rewind
+            self._wav = WavStreamReader(rewind(), self.name)
+            self.sample_rate, self.channels, self.frames = self._wav.sample_rate, self._wav.channels, None
+
+    def _own(self, stream: BinaryIO) -> BinaryIO:
+        self._opened.append(stream)
+        return stream
 
     @property
     def seekable(self) -> bool:
-        return self._file is not None and self._file.seekable()
+        return (self._file is not None and self._file.seekable()) or self._rewind is not None
 
     def blocks(self, size: int = BLOCK) -> Iterator[np.ndarray]:
-        """Blocks (channels, <= size) from the current position; rejects NaN/Inf and empty inputs."""
+        """Blocks (channels, <= size) from the start (a seekable input) or the current position (a pipe);
+        rejects NaN/Inf and empty inputs."""
         if self._file is not None and self.seekable:
             self._file.seek(0)
+        if self._rewind is not None:
+            self._wav = WavStreamReader(self._rewind(), self.name)
         source = self._wav.blocks(size) if self._wav is not None else self._sf_blocks(size)
         total = 0
         for block in source:
@@ -97,6 +153,9 @@ class AudioReader:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+        for stream in self._opened:
+            stream.close()
+        self._opened = []
 
     def __enter__(self) -> AudioReader:
         return self
@@ -105,12 +164,21 @@ class AudioReader:
         self.close()
 
 
+def file_name(path: str | os.PathLike[str]) -> bytes:
+    """A path as libsndfile takes it: bytes, so that a name that is not UTF-8 still opens (soundfile would
+    encode a str strictly)."""
+    return os.fsencode(path)
+
+
 def check_input_path(path: Path, name: str) -> None:
+    """An input path names something readable: every way it cannot be read is an input error, named so."""
     if not path.exists():
         raise AudioError(f"{name}: no such file")
     if path.is_dir():
         raise AudioError(f"{name}: is a directory, not an audio file")
-    if path.stat().st_size == 0:
+    if not os.access(path, os.R_OK):
+        raise AudioError(f"{name}: cannot read it (permission denied)")
+    if stat.S_ISREG(path.stat().st_mode) and path.stat().st_size == 0:
         raise AudioError(f"{name}: empty file")
 
 
@@ -120,6 +188,19 @@ def read_up_to(stream: BinaryIO, n: int) -> bytes:
     while len(data) < n and (piece := stream.read(n - len(data))):
         data += piece
     return data
+
+
+class Recorded(io.RawIOBase):
+    """A stream that keeps a copy of what was read from it (a header, to hand on if it must be re-read)."""
+
+    def __init__(self, stream: BinaryIO | io.RawIOBase):
+        self.stream, self.recorded, self.recording = stream, b"", True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n)
+        if self.recording:
+            self.recorded += data
+        return data
 
 
 class Prefixed(io.RawIOBase):
@@ -198,8 +279,10 @@ def write_stream(
     channels: int,
     subtype: str | None = None,
     frames: int | None = None,
+    comment: str = SNAC_TAG,
 ) -> int:
-    """Write blocks (channels, n) to a path (atomically, format from the extension) or as WAV to a stream.
+    """Write blocks (channels, n) to a path (atomically, format from the extension, tagged with `comment`) or
+    as WAV to a stream.
 
     `frames`, when known, goes into a streamed WAV header; otherwise its sizes say 'unknown'. Returns frames.
     """
@@ -218,7 +301,27 @@ def write_stream(
         atomic_output(Path(target)) as stream,
         sf.SoundFile(stream, "w", sample_rate, channels, subtype, format=fmt) as f,
     ):
+        f.comment = comment
         for block in blocks:
             f.write(clipped(block, subtype).T)
             written += block.shape[1]
     return written
+
+
+def comment_of(path: str | os.PathLike[str]) -> str | None:
+    """An audio file's comment tag ("" when it has none), or None when it is no readable audio file."""
+    try:
+        with sf.SoundFile(file_name(path)) as f:
+            return f.comment or ""
+    except Exception:  # libsndfile raises several kinds, and a folder or a FIFO others
+        return None
+
+
+def whole_duration(path: str | os.PathLike[str]) -> float | None:
+    """Read an audio file through: its duration in seconds, or None when it does not read back whole."""
+    try:
+        with sf.SoundFile(file_name(path)) as f:
+            frames = sum(len(block) for block in f.blocks(BLOCK, dtype="float32"))
+            return frames / f.samplerate if frames and frames == f.frames else None
+    except Exception:
+        return None

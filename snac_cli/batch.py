@@ -1,20 +1,26 @@
 """Many files at once: a folder tree or a list of files in, a mirrored tree out, resumable, with a manifest.
 
-Outputs that are newer than their input and read back whole are up to date and skipped, so a run that was
-killed picks up where it stopped. A file that fails is recorded and the run goes on.
+Each output carries a stamp of what it was made from (its input's size and mtime, a digest of the settings
+that shape it). An output whose stamp matches and that reads back whole is up to date and skipped, so a run
+that was killed picks up where it stopped. A run only ever overwrites files that snac wrote: anything else
+in its way is reported and left alone (unless --force). A file that fails is recorded and the run goes on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePath
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, SnacError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
+# What libsndfile reads, by extension: the same files a folder run picks up as single-file mode reads.
+AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc", ".caf",
+                  ".au", ".snd", ".w64", ".rf64")  # fmt: skip
 MANIFEST = "manifest.jsonl"
 
 
@@ -32,7 +38,7 @@ class Record:
 
     input: str
     output: str
-    status: str  # ok, skipped (up to date) or failed
+    status: str  # ok, skipped (up to date), failed, or ignored (not a regular file: a FIFO, a device)
     seconds: float | None = None  # the input's duration
     frames: list[int] | None = None  # codes per scale and channel (encoding)
     error: str | None = None
@@ -41,18 +47,30 @@ class Record:
         return json.dumps({k: v for k, v in asdict(self).items() if v is not None})
 
 
-def find_inputs(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """Every file below `root` with one of `suffixes` (any case), hidden ones aside, in a stable order."""
+def find_inputs(root: Path, suffixes: tuple[str, ...], exclude: Path | None = None) -> list[Path]:
+    """Every file below `root` with one of `suffixes` (any case), hidden ones aside, in a stable order; the
+    folder `exclude` (a run's output folder, when it lies inside its input) is never entered."""
     found = []
+    skip = exclude.resolve() if exclude is not None else None
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(folder) / d).resolve() != skip)
         found += [Path(folder) / f for f in sorted(files) if not f.startswith(".") and f.lower().endswith(suffixes)]
     return found
 
 
-def read_list(lines: Iterable[str]) -> list[Path]:
-    """Paths from a list, one per line; blank lines and lines starting with # are skipped."""
-    return [Path(line.rstrip("\r\n")) for line in lines if line.strip() and not line.startswith("#")]
+def is_regular(path: Path) -> bool:
+    """A regular file (through symlinks): not a FIFO, socket or device, which could block a run or never end."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True  # missing or unreadable: the job itself reports why
+
+
+def read_list(lines: Iterable[bytes]) -> list[Path]:
+    """Paths from a list, one per line, as bytes: a name need not be UTF-8 (it is decoded as the file system
+    does). Blank lines and lines starting with # are skipped."""
+    names = (os.fsdecode(line.rstrip(b"\r\n")) for line in lines)
+    return [Path(name) for name in names if name.strip() and not name.startswith("#")]
 
 
 def relative_target(path: Path, root: Path | None) -> PurePath:
@@ -75,33 +93,66 @@ def plan(sources: list[Path], out_dir: Path, suffix: str, root: Path | None = No
 
 
 def sources_of(
-    input: str | None, files_from: str | None, stdin: Iterable[str], suffixes: tuple[str, ...] = AUDIO_SUFFIXES
+    input: str | None,
+    files_from: str | None,
+    stdin: Iterable[bytes],
+    suffixes: tuple[str, ...] = AUDIO_SUFFIXES,
+    exclude: Path | None = None,
 ) -> tuple[list[Path], Path | None]:
     """The inputs of a batch run and the root they are mirrored from (None for a list of files)."""
     if files_from is not None:
         if files_from == "-":
             return read_list(stdin), None
         try:
-            with open(files_from, encoding="utf-8") as lines:
+            with open(files_from, "rb") as lines:
                 return read_list(lines), None
         except OSError as e:
-            raise InputError(f"{files_from}: {e.strerror}") from None
+            raise InputError(f"{files_from}: cannot read the list ({e.strerror or e})") from None
     assert input is not None
-    return find_inputs(Path(input), suffixes), Path(input)
+    return find_inputs(Path(input), suffixes, exclude), Path(input)
 
 
-def newer(target: Path, source: Path) -> bool:
-    """True when `target` exists and was written after `source` last changed."""
-    try:
-        return target.stat().st_mtime >= source.stat().st_mtime
-    except OSError:
-        return False
+def stamp(source: Path, settings: dict[str, object]) -> str:
+    """What an output is made from: its input's size and modification time, and a digest of the settings
+    that change the output. An output whose stamp matches is up to date."""
+    info = source.stat()
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{info.st_size}:{info.st_mtime_ns}:{digest}"
 
 
 def prepare_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir}: not a directory (several inputs need an output folder)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out_dir}: cannot create the output folder ({e.strerror or e})") from None
+
+
+def check_manifest(path: Path, jobs: list[Job], force: bool) -> None:
+    """Before any work: the manifest is an output like any other. It may not be an input or another output,
+    and only a manifest that snac wrote is overwritten (any file with --force)."""
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory (--manifest names a file)")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: no such directory {path.parent}")
+    if path.exists():
+        for job in jobs:
+            for other, what in ((job.source, "an input"), (job.target, "an output")):
+                if other.exists() and path.samefile(other):
+                    raise OutputError(f"{path}: the manifest would overwrite {what}, {other}")
+        if not force and not is_manifest(path):
+            raise OutputError(f"{path}: exists and is not a snac manifest (use --force to overwrite)")
+
+
+def is_manifest(path: Path) -> bool:
+    """Whether a file is a manifest that snac wrote: JSON lines, each a record with input, output and status."""
+    try:
+        with open(path, "rb") as lines:
+            records = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, ValueError):
+        return False
+    return all(isinstance(r, dict) and {"input", "output", "status"} <= r.keys() for r in records)
 
 
 def write_manifest(path: Path, records: Iterable[Record]) -> None:
@@ -110,37 +161,54 @@ def write_manifest(path: Path, records: Iterable[Record]) -> None:
 
     with atomic_output(path) as stream:
         for record in records:
-            stream.write((record.to_json() + "\n").encode())
+            stream.write((record.to_json() + "\n").encode())  # json escapes names that are not UTF-8 (ASCII out)
 
 
 def summary(records: list[Record], seconds: float) -> str:
     """One line: how many files were done, skipped and failed, and how fast."""
-    counts = {status: sum(r.status == status for r in records) for status in ("ok", "skipped", "failed")}
+    counts = {status: sum(r.status == status for r in records) for status in ("ok", "skipped", "failed", "ignored")}
     audio = sum(r.seconds or 0.0 for r in records if r.status == "ok")
     speed = f", {audio / seconds:.1f}x real time" if seconds > 0 and audio else ""
+    ignored = f", {counts['ignored']} not regular files ignored" if counts["ignored"] else ""
     return (
         f"{counts['ok']} done ({audio:.1f} s of audio in {seconds:.1f} s{speed}), "
-        f"{counts['skipped']} up to date, {counts['failed']} failed"
+        f"{counts['skipped']} up to date, {counts['failed']} failed{ignored}"
     )
 
 
+def failed(job: Job, error: BaseException) -> Record:
+    """The record of a job that failed, with a one-line reason (the exception's class when it is not ours)."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    if not isinstance(error, (SnacError, OSError)):
+        message = f"{type(error).__name__}: {message}"
+    return Record(str(job.source), str(job.target), "failed", error=message)
+
+
 def run_pool(units: list[list[Job]], work: Callable[[list[Job]], list[Record]], jobs: int) -> Iterator[list[Record]]:
-    """Run `work` on each unit of jobs, in this process or in `jobs` worker processes; yield as they finish."""
-    if jobs <= 1:
+    """Run `work` on each unit of jobs, in this process or in `jobs` worker processes; yield as they finish.
+    A unit that raises, or whose worker dies, is recorded as failed; the others go on."""
+    if jobs <= 1 or len(units) <= 1:
         for unit in units:
-            yield work(unit)
+            try:
+                yield work(unit)
+            except Exception as e:  # work records its own failures; this is the net under it
+                yield [failed(job, e) for job in unit]
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")  # torch does not survive fork with threads running
-    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        pending = {pool.submit(work, unit) for unit in units}
+    with ProcessPoolExecutor(min(jobs, len(units)), mp_context=context) as pool:
+        unit_of = {pool.submit(work, unit): unit for unit in units}
+        pending = set(unit_of)
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield future.result()
+                    try:
+                        yield future.result()
+                    except Exception as e:  # a worker process died (killed, out of memory): its unit failed
+                        yield [failed(job, e) for job in unit_of[future]]
         except BaseException:
             for future in pending:
                 future.cancel()

@@ -82,7 +82,8 @@ NormalizeOption = Annotated[
 ]
 ChannelsOption = Annotated[Channels, typer.Option(help="mix: downmix to mono; keep: encode every channel.")]
 SeedOption = Annotated[
-    int, typer.Option(min=0, max=2**32 - 1, metavar="N", help="Seed of the decoder's noise (decoding is deterministic).")
+    int,
+    typer.Option(min=0, max=2**32 - 1, metavar="N", help="Seed of the decoder's noise (decoding is deterministic)."),
 ]
 PrecisionOption = Annotated[
     Precision, typer.Option(help="fp32 (exact); bf16 or fp16 are lossy, faster on GPUs (fp16: CUDA only).")
@@ -222,17 +223,21 @@ def run_batch(
     started = time.perf_counter()
     if input is not None and not Path(input).is_dir():
         raise InputError(f"{input}: no such folder")
-    sources, root = batch.sources_of(input, files_from, sys.stdin, task.inputs)
+    out_dir = Path(output)
+    sources, root = batch.sources_of(input, files_from, sys.stdin.buffer, task.inputs, exclude=out_dir)
     if not sources:
         raise InputError(f"no {' or '.join(task.inputs)} files in {input or files_from}")
-    out_dir = Path(output)
-    batch.prepare_out_dir(out_dir)
     all_jobs = batch.plan(sources, out_dir, task.suffix, root)
+    batch.prepare_out_dir(out_dir)
     manifest_path = Path(manifest) if manifest else out_dir / batch.MANIFEST
+    batch.check_manifest(manifest_path, all_jobs, force)
     sweep_partials([job.target for job in all_jobs] + [manifest_path])
     records: list[batch.Record] = []
     todo = []
     for job in all_jobs:
+        if not batch.is_regular(job.source):  # a FIFO could block the run, a device never end
+            records.append(batch.Record(str(job.source), str(job.target), "ignored", error="not a regular file"))
+            continue
         existing = None if force else task.existing(job)
         if existing is not None:
             records.append(existing)
@@ -256,6 +261,8 @@ def run_batch(
         batch.write_manifest(manifest_path, records)
         if not quiet:
             typer.echo(f"snac: {batch.summary(records, time.perf_counter() - started)}", err=True)
+    for record in [r for r in records if r.status == "ignored"][:10]:
+        typer.echo(f"snac: warning: ignored {record.input}: {record.error}", err=True)
     failures = [r for r in records if r.status == "failed"]
     for record in failures[:10]:
         typer.echo(f"snac: failed: {record.error}", err=True)
@@ -356,7 +363,8 @@ def encode(
         assert output is not None
         check_output(output, force, input)
         source = sys.stdin.buffer if input == "-" else input
-        with AudioReader(source, name="stdin" if input == "-" else input) as audio:
+        name = "stdin" if input == "-" else input
+        with AudioReader(source, name=name, spool=normalize != Normalize.none) as audio:
             snac_model = load_model(model, device, precision.value)
             seconds = audio.frames / audio.sample_rate if audio.frames is not None else None
             with progress_bar("encoding", seconds, snac_model.sampling_rate, quiet) as progress:
@@ -598,7 +606,9 @@ def cut(
     ] = 0.0,
     end: Annotated[
         float | None,
-        typer.Option(min=0, max=MAX_TIME, metavar="SECONDS", help="End (moved on to a frame boundary) [default: the end]."),
+        typer.Option(
+            min=0, max=MAX_TIME, metavar="SECONDS", help="End (moved on to a frame boundary) [default: the end]."
+        ),
     ] = None,
     force: ForceOption = False,
 ) -> None:

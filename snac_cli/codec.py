@@ -9,7 +9,6 @@ with AudioReader("speech.wav") as audio, open("speech.snac", "wb") as out:
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -21,9 +20,9 @@ import numpy as np
 import torch
 
 from . import __version__
-from .audio import BLOCK, AudioReader, mix_to_mono, resample_stream, write_stream
+from .audio import SNAC_TAG, AudioReader, mix_to_mono, resample_stream, write_stream
 from .container import SnacFile, SnacHeader, SnacReader, SnacWriter
-from .errors import ContainerError, ModelError, SnacError, UsageError
+from .errors import ContainerError, ModelError, UsageError
 from .inference import (
     Progress,
     batch_limit,
@@ -35,7 +34,6 @@ from .inference import (
 from .model import SNAC
 from .normalize import measure_gain
 
-GAIN_WINDOW_SECONDS = 30.0  # on a pipe, the gain is measured on this much audio from the start
 # progress_bar(description, seconds or None, model rate) opens a display and yields its callback (or None).
 ProgressBar = Callable[[str, float | None, int], contextlib.AbstractContextManager[Progress | None]]
 
@@ -89,16 +87,13 @@ def condition(
         return (mix_to_mono(b) for b in blocks) if channels == "mix" else blocks
 
     blocks = conditioned(audio.blocks())
-    if normalize == "none":
-        gain = 1.0
-    elif audio.seekable:  # a first pass measures the gain over the whole input
+    if normalize != "none":  # a first pass measures the gain over the whole input: only then can it keep its
+        if not audio.seekable:  # promise (a peak under 0.99), which a loud end after a quiet start would break
+            raise UsageError(f"{audio.name}: normalizing needs the whole input: read a pipe with spool=True")
         gain = measure_gain(blocks, audio.sample_rate, coded, normalize)
         blocks = conditioned(audio.blocks())
-    else:  # a pipe: measure on its first seconds, then go on with them
-        window = math.ceil(GAIN_WINDOW_SECONDS * audio.sample_rate / BLOCK)
-        head = list(itertools.islice(blocks, window))
-        gain = measure_gain(head, audio.sample_rate, coded, normalize)
-        blocks = itertools.chain(head, blocks)
+    else:
+        gain = 1.0
 
     header = SnacHeader(
         model=model_name,
@@ -155,21 +150,22 @@ def encode_clips(
     metadata: dict[str, str] | None = None,
     names: list[str] | None = None,
     limit: int | None = None,
-) -> list[SnacFile | SnacError]:
+) -> list[SnacFile | Exception]:
     """Encode short clips (paths or binary files) several per forward pass: for each, its `SnacFile` (the
-    codes `encode` would write) or the error that stopped it. Clips are read whole: keep them short.
+    codes `encode` would write) or the error that stopped it (any error: one clip's failure is its own).
+    Clips are read whole: keep them short.
 
     `limit`: the most samples (model rate) per pass, all clips together [default: one chunk's worth];
     0 encodes each clip alone."""
-    results: list[SnacFile | SnacError | None] = [None] * len(sources)
+    results: list[SnacFile | Exception | None] = [None] * len(sources)
     ready: list[tuple[int, SnacHeader, np.ndarray, int]] = []
     for i, source in enumerate(sources):
         try:
-            with AudioReader(source, name=names[i] if names else None) as audio:
+            with AudioReader(source, name=names[i] if names else None, spool=normalize != "none") as audio:
                 clip = condition(model, model_name, audio, channels, normalize, metadata)
                 samples = np.concatenate(list(clip.blocks), axis=1)
                 ready.append((i, clip.header, samples, clip.length()))
-        except SnacError as e:
+        except Exception as e:  # libsndfile's own errors, a memory error: this clip's, not the others'
             results[i] = e
     limit, unit = batch_limit(model) if limit is None else limit, model.config.pad_unit
     for i, header, samples, length in [item for item in ready if item[2].size > limit]:  # too long to batch
@@ -253,11 +249,12 @@ def decode_file(
     seed: int = 0,
     chunk_seconds: float | None = None,
     progress_bar: ProgressBar | None = None,
+    comment: str = SNAC_TAG,
 ) -> float | None:
     """Decode a `.snac` stream to an audio file (or WAV on a binary stream); returns its duration when known.
 
     A seekable stream is checked through before any output. `model_for(name)` gives the model for the name
-    the file holds; `sample_rate` is original, model, or a rate in Hz.
+    the file holds; `sample_rate` is original, model, or a rate in Hz; `comment` tags an audio file.
     """
     length, frames = verify(stream) if stream.seekable() else (None, 0)
     reader = SnacReader(stream)
@@ -269,7 +266,7 @@ def decode_file(
     seconds = length / h.original_sample_rate if length is not None else None
     with (progress_bar or no_progress_bar)("decoding", seconds, model.sampling_rate) as progress:
         decoded = decode(model, reader, rate, seed, length, chunk_seconds, progress)
-        write_stream(target, decoded.blocks, decoded.sample_rate, decoded.channels, subtype, decoded.frames)
+        write_stream(target, decoded.blocks, decoded.sample_rate, decoded.channels, subtype, decoded.frames, comment)
     return seconds
 
 

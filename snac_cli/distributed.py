@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .batch import Job, Record
-from .errors import SnacError, UsageError
+from .errors import UsageError
 from .tasks import EncodeTask
 
 BATCH_SIZE = 16  # rows per call of SnacEncoder
@@ -59,14 +59,14 @@ class SnacEncoder:
         results = encode_clips(self.model, self.model_name, sources, *self.options, names=names)
         scales = len(self.model.vq_strides)
         out: dict[str, Any] = {k: v for k, v in batch.items() if k != "bytes"}
-        out["snac"] = [b"" if isinstance(r, SnacError) else to_bytes(r) for r in results]
+        out["snac"] = [b"" if isinstance(r, Exception) else to_bytes(r) for r in results]
         out["seconds"] = [
-            0.0 if isinstance(r, SnacError) else r.original_length / r.original_sample_rate for r in results
+            0.0 if isinstance(r, Exception) else r.original_length / r.original_sample_rate for r in results
         ]
-        out["error"] = [str(r) if isinstance(r, SnacError) else "" for r in results]
+        out["error"] = [str(r) if isinstance(r, Exception) else "" for r in results]
         for i in range(scales):
             empty = np.zeros((0, 0), dtype=np.int16)
-            column = [empty if isinstance(r, SnacError) else r.codes[i].astype(np.int16) for r in results]
+            column = [empty if isinstance(r, Exception) else r.codes[i].astype(np.int16) for r in results]
             out[f"codes_{i}"] = np.array(column + [None], dtype=object)[:-1]  # ragged: one array per row
         return out
 

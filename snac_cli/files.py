@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import OutputError
+
 PART = ".part"
 
 
@@ -16,7 +18,10 @@ PART = ".part"
 def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """A binary file that replaces `path` only when the block completes; on any error it vanishes."""
     directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PART, dir=directory)
+    try:  # the owner's pid in the name: a sweep leaves the partial files of live runs alone
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=PART, dir=directory)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as stream:
             yield stream
@@ -24,22 +29,41 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes 0600 files; give the usual mode
         os.replace(temporary, path)
+    except OSError as e:
+        Path(temporary).unlink(missing_ok=True)
+        if e.filename not in (None, temporary):  # an input's error, raised in the block
+            raise
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None  # named as the user named it
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
 def partial_of(name: str) -> str | None:
-    """The output that a file named `name` was a partial write of (`.NAME.random.part`), else None."""
+    """The output that a file named `name` was a partial write of (`.NAME.PID-random.part`), else None."""
     if not (name.startswith(".") and name.endswith(PART)):
         return None
     stem, dot, _ = name[1 : -len(PART)].rpartition(".")
     return stem if dot and stem else None
 
 
+def owner_alive(name: str) -> bool:
+    """Whether the process that is writing the partial file `name` still runs (on this machine)."""
+    owner, dash, _ = name[1 : -len(PART)].rpartition(".")[2].partition("-")
+    if not (dash and owner.isdigit()):
+        return False  # no owner in the name
+    try:
+        os.kill(int(owner), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return int(owner) < (1 << 22)  # another user's live process; an absurd pid is no process
+    return True
+
+
 def sweep_partials(paths: list[Path]) -> int:
     """Delete what killed runs left half-written for these outputs (an interrupt cleans up; SIGKILL cannot);
-    returns how many files went. Each folder is listed once."""
+    returns how many files went. Each folder is listed once; live runs' partial files stay."""
     names: dict[Path, set[str]] = {}
     for path in paths:
         names.setdefault(path.parent, set()).add(path.name)
@@ -50,7 +74,11 @@ def sweep_partials(paths: list[Path]) -> int:
         except OSError:
             continue
         for entry in entries:
-            if partial_of(entry.name) in wanted and entry.is_file(follow_symlinks=False):
+            if (
+                partial_of(entry.name) in wanted
+                and entry.is_file(follow_symlinks=False)
+                and not owner_alive(entry.name)
+            ):
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
     return removed

@@ -6,18 +6,19 @@ Short inputs are encoded several per forward pass (`codec.encode_clips`); long o
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from .batch import AUDIO_SUFFIXES, Job, Record, newer
-from .errors import SnacError
+from .batch import AUDIO_SUFFIXES, Job, Record, failed, stamp
 
 if TYPE_CHECKING:
     from .container import SnacFile
 
 SHORT_SECONDS = 5.0  # inputs up to this long are batched; longer ones stream through the chunked path
 UNIT_SECONDS = 60.0  # audio per unit of work handed to a worker (and per step of the progress bar)
+SOURCE_KEY = "snac.source"  # the .snac metadata entry that holds the stamp of what a folder run made it from
 
 
 @functools.lru_cache(maxsize=4)
@@ -36,8 +37,10 @@ def probe_seconds(path: Path) -> float | None:
     """An input's duration from its header, or None when it cannot be read (the job then reports why)."""
     import soundfile as sf
 
+    from .audio import file_name
+
     try:
-        info = sf.info(str(path))
+        info = sf.info(file_name(path))
     except Exception:  # libsndfile raises several kinds; the job itself will report the reason
         return None
     return info.frames / info.samplerate if info.samplerate else None
@@ -67,8 +70,17 @@ def encoded_record(job: Job, snac: SnacFile, status: str = "ok") -> Record:
     )  # fmt: skip
 
 
-def failed(job: Job, error: BaseException) -> Record:
-    return Record(str(job.source), str(job.target), "failed", error=str(error))
+def refused(job: Job) -> Record:
+    """The record of a job whose output is in the way: a file that snac did not write is never overwritten."""
+    error = f"{job.target}: exists and was not written by snac (use --force to overwrite)"
+    return Record(str(job.source), str(job.target), "failed", error=error)
+
+
+def current_stamp(job: Job, settings: dict[str, object]) -> str | None:
+    try:
+        return stamp(job.source, settings)
+    except OSError:
+        return None  # the input is gone or unreadable: the job reports why
 
 
 @dataclass
@@ -88,19 +100,25 @@ class EncodeTask:
     suffix: ClassVar[str] = ".snac"
     verb: ClassVar[str] = "encoding"
 
-    def existing(self, job: Job) -> Record | None:
-        """A record for an output that is up to date: newer than its input, whole, and by the same model."""
+    def settings(self) -> dict[str, object]:
+        """What changes the codes, and so the stamp (the device and chunking do not)."""
         from .codec import model_id
-        from .container import read_snac
-        from .errors import ContainerError
 
-        if not newer(job.target, job.source):
+        return {"model": model_id(self.model), "precision": self.precision, "channels": self.channels,
+                "normalize": self.normalize, "metadata": self.metadata}  # fmt: skip
+
+    def existing(self, job: Job) -> Record | None:
+        """A record for an output in the way: up to date (its stamp matches and it reads back whole), or not
+        snac's (it is not a `.snac` file). None when the job is to run."""
+        from .container import read_snac
+
+        if not os.path.lexists(job.target):
             return None
         try:
             snac = read_snac(job.target)
-        except (ContainerError, OSError):
-            return None
-        if snac.model != model_id(self.model):
+        except Exception:  # not a .snac file, or a damaged one, or a folder: not ours to replace
+            return refused(job)
+        if snac.metadata.get(SOURCE_KEY) != current_stamp(job, self.settings()):
             return None
         return encoded_record(job, snac, "skipped")
 
@@ -108,6 +126,12 @@ class EncodeTask:
         return units_of(jobs, [probe_seconds(job.source) for job in jobs])
 
     def __call__(self, unit: list[Job]) -> list[Record]:
+        try:
+            return self.encode(unit)
+        except Exception as e:  # the model does not load, or anything else that stops the whole unit
+            return [failed(job, e) for job in unit]
+
+    def encode(self, unit: list[Job]) -> list[Record]:
         from .audio import AudioReader
         from .codec import encode, encode_clips, model_id
         from .container import read_snac, write_snac
@@ -115,27 +139,30 @@ class EncodeTask:
 
         model = cached_model(self.model, self.device, self.precision, self.threads)
         name = model_id(self.model)
+        stamps = [current_stamp(job, self.settings()) or "" for job in unit]  # before reading: a change redoes
         if len(unit) == 1 and (probe_seconds(unit[0].source) or 0) > SHORT_SECONDS:
             job = unit[0]
             try:
                 job.target.parent.mkdir(parents=True, exist_ok=True)
+                metadata = {**self.metadata, SOURCE_KEY: stamps[0]}
                 with AudioReader(job.source) as audio, atomic_output(job.target) as out:
-                    encode(model, name, audio, out, self.channels, self.normalize, self.metadata, self.chunk_seconds)
+                    encode(model, name, audio, out, self.channels, self.normalize, metadata, self.chunk_seconds)
                 return [encoded_record(job, read_snac(job.target))]
-            except (SnacError, OSError) as e:
+            except Exception as e:
                 return [failed(job, e)]
         sources: list = [job.source for job in unit]
         limit = None if self.batch_seconds is None else round(self.batch_seconds * model.sampling_rate)
         results = encode_clips(model, name, sources, self.channels, self.normalize, self.metadata, limit=limit)
         records = []
-        for job, result in zip(unit, results, strict=True):
-            if isinstance(result, SnacError):
+        for job, result, source_stamp in zip(unit, results, stamps, strict=True):
+            if isinstance(result, Exception):
                 records.append(failed(job, result))
                 continue
             try:
+                result.metadata = {**result.metadata, SOURCE_KEY: source_stamp}
                 job.target.parent.mkdir(parents=True, exist_ok=True)
                 write_snac(job.target, result)
-            except OSError as e:
+            except Exception as e:
                 records.append(failed(job, e))
                 continue
             records.append(encoded_record(job, result))
@@ -158,11 +185,28 @@ class DecodeTask:
     inputs: ClassVar[tuple[str, ...]] = (".snac",)
     verb: ClassVar[str] = "decoding"
 
+    def settings(self) -> dict[str, object]:
+        """What changes the audio, and so the stamp."""
+        from .codec import model_id
+
+        model = model_id(self.model) if self.model else None
+        return {"model": model, "precision": self.precision, "sample_rate": self.sample_rate,
+                "subtype": self.subtype, "seed": self.seed, "format": self.suffix}  # fmt: skip
+
     def existing(self, job: Job) -> Record | None:
-        """A record for an audio output newer than its `.snac` file."""
-        if not newer(job.target, job.source):
+        """A record for an output in the way: up to date (its stamp matches and it reads back whole), or not
+        snac's (no snac comment tag). None when the job is to run."""
+        from .audio import SNAC_TAG, comment_of, whole_duration
+
+        if not os.path.lexists(job.target):
             return None
-        return Record(str(job.source), str(job.target), "skipped", seconds=probe_seconds(job.target))
+        comment = comment_of(job.target)
+        if comment is None or comment.split(" ")[0] != SNAC_TAG:
+            return refused(job)
+        if comment != f"{SNAC_TAG} {current_stamp(job, self.settings())}":
+            return None
+        seconds = whole_duration(job.target)
+        return None if seconds is None else Record(str(job.source), str(job.target), "skipped", seconds=seconds)
 
     def units(self, jobs: list[Job]) -> list[list[Job]]:
         return [[job] for job in jobs]  # decoding is one file at a time
@@ -171,17 +215,20 @@ class DecodeTask:
         return [self.decode(job) for job in unit]
 
     def decode(self, job: Job) -> Record:
+        from .audio import SNAC_TAG
         from .codec import decode_file
 
         def model_for(name: str):
             return cached_model(self.model or name, self.device, self.precision, self.threads)
 
         try:
+            comment = f"{SNAC_TAG} {current_stamp(job, self.settings())}"  # before reading: a change redoes
             job.target.parent.mkdir(parents=True, exist_ok=True)
             with open(job.source, "rb") as stream:
                 seconds = decode_file(
-                    stream, job.target, model_for, self.sample_rate, self.subtype, self.seed, self.chunk_seconds
-                )
-        except (SnacError, OSError) as e:
+                    stream, job.target, model_for, self.sample_rate, self.subtype, self.seed, self.chunk_seconds,
+                    comment=comment,
+                )  # fmt: skip
+        except Exception as e:  # any failure of one file is recorded, and the run goes on
             return failed(job, e)
         return Record(str(job.source), str(job.target), "ok", seconds=seconds)

@@ -17,6 +17,17 @@ from .errors import AudioError
 PCM, IEEE_FLOAT, EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 UNKNOWN_SIZE = 0xFFFFFFFF
 MAX_FMT_CHUNK = 1 << 16
+MAX_CHANNELS = 1024  # libsndfile's own limit
+# The last 14 bytes of a WAVE_FORMAT_EXTENSIBLE sub-format GUID (KSDATAFORMAT_SUBTYPE_*): its first 2 bytes
+# are then the format tag. libsndfile refuses other GUIDs, and so does this reader.
+GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
+# (format tag, bytes per sample) -> numpy dtype; "i3" is 24-bit PCM, widened by hand.
+SAMPLE_TYPES = {(PCM, 1): "u1", (PCM, 2): "<i2", (PCM, 3): "i3", (PCM, 4): "<i4", (IEEE_FLOAT, 4): "<f4",
+                (IEEE_FLOAT, 8): "<f8"}  # fmt: skip
+
+
+class UnsupportedWav(AudioError):
+    """A WAV encoding this reader does not decode (mu-law, ADPCM, ...): libsndfile may, given the whole file."""
 
 
 def is_wav(head: bytes) -> bool:
@@ -25,20 +36,27 @@ def is_wav(head: bytes) -> bool:
 
 
 class WavStreamReader:
-    """Reads PCM (8-32 bit) or float WAV from a non-seekable stream; `frames` is None if the header does not say."""
+    """Reads PCM (8-32 bit) or float WAV from a stream without seeking, giving the samples libsndfile gives
+    for the same bytes as a file: the data chunk's declared size is obeyed (what follows it is ignored, and
+    a file cut short ends where it ends), except that a size of 0 or 0xFFFFFFFF, as programs writing to a
+    pipe leave it, means "to the end". `frames` is None when the header does not say."""
 
     def __init__(self, stream: BinaryIO, name: str):
         self.stream, self.name = stream, name
         riff = self._read(12)
         if not is_wav(riff):
             raise AudioError(f"{name}: not a WAV stream")
-        fmt = None
+        fmt, long_size = None, None
         while True:
             chunk_id, size = struct.unpack("<4sI", self._read(8))
-            if chunk_id == b"fmt ":
+            if chunk_id in (b"fmt ", b"ds64"):
                 if size > MAX_FMT_CHUNK:
                     raise AudioError(f"{name}: corrupted WAV header")
-                fmt = self._read(size + size % 2)
+                body = self._read(size + size % 2)
+                if chunk_id == b"fmt ":
+                    fmt = body
+                elif len(body) >= 16:  # RF64: the real data size, when the data chunk's says 0xFFFFFFFF
+                    long_size = struct.unpack("<Q", body[8:16])[0]
             elif chunk_id == b"data":
                 break
             else:
@@ -46,21 +64,30 @@ class WavStreamReader:
         if fmt is None or len(fmt) < 16:
             raise AudioError(f"{name}: WAV stream without a format chunk before its data")
         tag, self.channels, self.sample_rate, _, block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
-        if tag == EXTENSIBLE and len(fmt) >= 26:
-            tag = struct.unpack("<H", fmt[24:26])[0]
-        width = bits // 8
-        kinds = {(PCM, 1): "u1", (PCM, 2): "<i2", (PCM, 3): "i3", (PCM, 4): "<i4", (IEEE_FLOAT, 4): "<f4"}
-        kinds[(IEEE_FLOAT, 8)] = "<f8"
-        if (tag, width) not in kinds or not 0 < self.channels <= 64 or not self.sample_rate:
-            raise AudioError(f"{name}: unsupported WAV encoding (format {tag}, {bits} bits, {self.channels} channels)")
-        self.kind, self.width = kinds[(tag, width)], width
-        self.frame_bytes = width * self.channels
-        known = size not in (0, UNKNOWN_SIZE) and chunk_id == b"data" and riff[:4] == b"RIFF"
+        if tag == EXTENSIBLE:
+            tag = struct.unpack("<H", fmt[24:26])[0] if len(fmt) >= 40 and fmt[26:40] == GUID_TAIL else -1
+        width = block_align // self.channels if self.channels else 0  # the container: 12-bit samples take 2 bytes
+        if (
+            (tag, width) not in SAMPLE_TYPES
+            or not 0 < self.channels <= MAX_CHANNELS
+            or block_align != width * self.channels
+            or not 0 < bits <= 8 * width
+            or not self.sample_rate
+        ):
+            raise UnsupportedWav(
+                f"{name}: unsupported WAV encoding (format {tag}, {bits} bits, {self.channels} channels)"
+            )
+        self.kind, self.width, self.frame_bytes = SAMPLE_TYPES[(tag, width)], width, block_align
+        if size == UNKNOWN_SIZE and long_size is not None:
+            size = long_size
+        known = size not in (0, UNKNOWN_SIZE)
         self.remaining: int | None = size if known else None  # bytes of sample data still due
         self.frames = size // self.frame_bytes if known else None
 
     def _read(self, n: int) -> bytes:
-        data = self.stream.read(n)
+        data = b""
+        while len(data) < n and (piece := self.stream.read(n - len(data))):  # a pipe may deliver it in pieces
+            data += piece
         if len(data) < n:
             raise AudioError(f"{self.name}: truncated WAV header")
         return data
@@ -73,19 +100,9 @@ class WavStreamReader:
             n -= len(piece)
 
     def blocks(self, frames: int) -> Iterator[np.ndarray]:
-        """Float32 blocks (channels, <= frames) until the sample data ends.
-
-        On a pipe the header's size is only a guess (sox writes the length it expects before its effects run),
-        so the data ends where the stream does; past the declared size, bytes that look like another RIFF
-        chunk end it too.
-        """
+        """Float32 blocks (channels, <= frames) until the sample data ends; a partial last frame is dropped."""
         leftover = b""
-        while True:
-            if self.remaining == 0:
-                tail = self.stream.read(8)
-                if not tail or (len(tail) == 8 and tail[:4].isascii() and tail[:4].decode().isprintable()):
-                    break  # the end, or a chunk after the data (LIST, id3, ...)
-                self.remaining, leftover = None, leftover + tail
+        while self.remaining is None or self.remaining > 0:
             want = frames * self.frame_bytes - len(leftover)
             if self.remaining is not None:
                 want = min(want, self.remaining)
@@ -99,8 +116,6 @@ class WavStreamReader:
             data, leftover = data[:whole], data[whole:]
             if data:
                 yield self.decode(data)
-        if whole_frames := len(leftover) - len(leftover) % self.frame_bytes:
-            yield self.decode(leftover[:whole_frames])
 
     def decode(self, data: bytes) -> np.ndarray:
         if self.kind == "i3":  # 24-bit: widen to int32 through a byte view, then scale
@@ -114,7 +129,8 @@ class WavStreamReader:
             elif self.kind.startswith("<i"):
                 samples = values.astype(np.float32) / 2 ** (8 * self.width - 1)
             else:
-                samples = values.astype(np.float32)
+                with np.errstate(over="ignore"):  # doubles past float32's range become inf, refused as such
+                    samples = values.astype(np.float32)
         return samples.reshape(-1, self.channels).T
 
 

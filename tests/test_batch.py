@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,10 +16,10 @@ import soundfile as sf
 from signals import music_like, speech_like
 from typer.testing import CliRunner
 
-from snac_cli.batch import Job, plan, read_list, relative_target
+from snac_cli.batch import Job, Record, plan, read_list, relative_target, run_pool
 from snac_cli.cli import app
 from snac_cli.container import read_snac
-from snac_cli.errors import InputError
+from snac_cli.errors import InputError, OutputError
 from snac_cli.files import partial_of
 from snac_cli.tasks import units_of
 
@@ -33,7 +34,8 @@ def write_clip(path: Path, seconds: float, rate: int = 16000, channels: int = 1,
     path.parent.mkdir(parents=True, exist_ok=True)
     n = int(seconds * rate)
     make = [speech_like, music_like]
-    sf.write(path, np.stack([make[c % 2](rate, n, seed=seed + c) for c in range(channels)], axis=1), rate)
+    samples = np.stack([make[c % 2](rate, n, seed=seed + c) for c in range(channels)], axis=1)
+    sf.write(os.fsencode(path), samples, rate)  # bytes: soundfile encodes a str name strictly as UTF-8
     return path
 
 
@@ -88,14 +90,162 @@ def test_a_second_run_skips_what_is_up_to_date_and_redoes_what_is_missing(tmp_pa
     kept = out / "speaker1" / "clip0.snac"
     before = kept.stat().st_mtime_ns
     (out / "speaker1" / "clip3.snac").unlink()
-    (out / "speaker1" / "clip4.snac").write_bytes(b"half a file")  # damaged: redone
+    (out / "speaker1" / "clip4.snac").write_bytes(b"half a file")  # not a .snac file: not snac's to replace
     result = invoke("encode", corpus, out, "-m", tiny)
-    assert "2 done" in result.stderr and "6 up to date" in result.stderr and "1 failed" in result.stderr
+    assert "1 done" in result.stderr and "6 up to date" in result.stderr and "2 failed" in result.stderr
     assert kept.stat().st_mtime_ns == before
     records = manifest(out / "manifest.jsonl")
     assert records["clip0.wav"]["status"] == "skipped" and records["clip0.wav"]["frames"]
-    assert records["clip3.wav"]["status"] == records["clip4.wav"]["status"] == "ok"
+    assert records["clip3.wav"]["status"] == "ok"
+    assert records["clip4.wav"]["status"] == "failed" and "use --force" in records["clip4.wav"]["error"]
+    assert (out / "speaker1" / "clip4.snac").read_bytes() == b"half a file"
+    assert invoke("encode", corpus, out, "-m", tiny, "--force").exit_code == InputError.exit_code  # broken.wav
     read_snac(out / "speaker1" / "clip4.snac")
+
+
+def test_a_folder_run_never_overwrites_a_file_that_snac_did_not_write(tmp_path, tiny):
+    folder = tmp_path / "same"
+    originals = {name: write_clip(folder / name, 0.4, seed=i) for i, name in enumerate(["a.wav", "b.wav"])}
+    contents = {name: path.read_bytes() for name, path in originals.items()}
+    assert invoke("encode", folder, folder, "-m", tiny).exit_code == 0  # a.wav -> a.snac beside it
+    result = invoke("decode", folder, folder)  # a.snac -> a.wav: the user's original is in the way
+    assert result.exit_code == InputError.exit_code and "not written by snac (use --force" in result.stderr
+    assert {name: path.read_bytes() for name, path in originals.items()} == contents
+    decoded = tmp_path / "decoded"
+    assert invoke("decode", folder, decoded).exit_code == 0
+    (decoded / "b.wav").write_bytes(b"")  # an empty or damaged file is not trusted as up to date...
+    (decoded / "a.wav").write_bytes((decoded / "a.wav").read_bytes()[:100])
+    result = invoke("decode", folder, decoded)
+    assert result.exit_code == InputError.exit_code and "2 failed" in result.stderr  # ...nor overwritten
+    assert (decoded / "b.wav").read_bytes() == b"" and len((decoded / "a.wav").read_bytes()) == 100
+
+
+def test_a_changed_input_or_setting_redoes_the_outputs(tmp_path, tiny):
+    root, out = tmp_path / "in", tmp_path / "out"
+    write_clip(root / "a.wav", 0.5, channels=2)
+    write_clip(root / "b.wav", 0.5, seed=3)
+
+    def statuses(*options):
+        invoke("encode", root, out, "-m", tiny, *options)
+        return [r["status"] for r in manifest(out / "manifest.jsonl").values()]
+
+    assert statuses() == ["ok", "ok"]
+    assert statuses() == ["skipped", "skipped"]
+    assert statuses("--channels", "keep") == ["ok", "ok"]
+    assert statuses("--channels", "keep", "--normalize", "peak") == ["ok", "ok"]
+    assert statuses("--channels", "keep", "--normalize", "peak", "--meta", "k=v") == ["ok", "ok"]
+    assert statuses("--channels", "keep", "--normalize", "peak", "--meta", "k=v") == ["skipped", "skipped"]
+    write_clip(root / "b.wav", 0.5, seed=4)  # same name, new content
+    assert statuses("--channels", "keep", "--normalize", "peak", "--meta", "k=v") == ["skipped", "ok"]
+    assert read_snac(out / "a.snac").channels == 2 and read_snac(out / "a.snac").metadata["k"] == "v"
+    decoded = tmp_path / "decoded"
+    for options, expected in [((), "ok"), ((), "skipped"), (("--sample-rate", "8000"), "ok"), (("--seed", "3"), "ok")]:
+        invoke("decode", out, decoded, *options)
+        assert {r["status"] for r in manifest(decoded / "manifest.jsonl").values()} == {expected}, options
+
+
+def test_the_manifest_is_checked_like_any_output_before_any_work(tmp_path, tiny, corpus):
+    out, victim = tmp_path / "out", corpus / "speaker1" / "clip0.wav"
+    before = victim.read_bytes()
+    for manifest_path, message in [(victim, "would overwrite an input"), (corpus, "is a directory"),
+                                   (tmp_path / "nowhere" / "m.jsonl", "no such directory")]:  # fmt: skip
+        result = invoke("encode", corpus, out, "-m", tiny, "--manifest", manifest_path)
+        assert result.exit_code == OutputError.exit_code and message in result.stderr
+        assert not list(out.rglob("*.snac"))  # refused before any work
+    assert victim.read_bytes() == before
+    (tmp_path / "notes.txt").write_text("mine\n")
+    result = invoke("encode", corpus, out, "-m", tiny, "--manifest", tmp_path / "notes.txt")
+    assert result.exit_code == OutputError.exit_code and "not a snac manifest" in result.stderr
+
+
+def test_a_live_runs_partial_files_are_never_swept(tmp_path, tiny, corpus):
+    out = tmp_path / "out"
+    live = out / "speaker1" / f".clip0.snac.{os.getpid()}-abc123.part"  # this process is alive
+    dead = out / "speaker1" / f".clip1.snac.{2**22 + 7}-abc123.part"  # no such pid
+    for path in (live, dead):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"being written")
+    invoke("encode", corpus, out, "-m", tiny)
+    assert live.exists() and not dead.exists()
+
+
+def test_two_runs_into_one_output_folder_both_finish(tmp_path, tiny):
+    root, out = tmp_path / "in", tmp_path / "out"
+    for i in range(3):
+        write_clip(root / f"c{i}.wav", 5.5, seed=i)  # long clips: one file at a time, partial files live a while
+    command = [sys.executable, "-m", "snac_cli", "encode", str(root), str(out), "-m", str(tiny), "-q"]
+    runs = [subprocess.Popen(command, stderr=subprocess.PIPE) for _ in range(2)]
+    for run in runs:
+        assert run.wait(timeout=300) == 0, run.stderr.read() if run.stderr else ""
+    assert sorted(p.name for p in out.glob("*.snac")) == ["c0.snac", "c1.snac", "c2.snac"]
+    assert not list(out.glob(".*.part"))
+
+
+def test_files_that_are_not_regular_are_ignored_and_the_output_tree_is_never_input(tmp_path, tiny):
+    root = tmp_path / "in"
+    write_clip(root / "a.wav", 0.4)
+    os.mkfifo(root / "fifo.wav")  # reading it would block the run forever
+    assert invoke("encode", root, root / "codes", "-m", tiny).exit_code == 0
+    records = manifest(root / "codes" / "manifest.jsonl")
+    assert records["fifo.wav"]["status"] == "ignored" and "not a regular file" in records["fifo.wav"]["error"]
+    assert invoke("decode", root / "codes", root / "codes" / "wav").exit_code == 0
+    assert invoke("encode", root, root / "codes", "-m", tiny).exit_code == 0  # codes/wav/a.wav is not an input
+    assert set(manifest(root / "codes" / "manifest.jsonl")) == {"a.wav", "fifo.wav"}
+
+
+def test_any_failure_of_one_file_is_recorded_and_the_run_goes_on(tmp_path, tiny, monkeypatch):
+    import snac_cli.audio
+    import snac_cli.codec
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    for name in ["a.wav", "b.wav", "c.wav"]:
+        write_clip(root / name, 0.4)
+    write_clip(root / "long.wav", 6.0)
+    reader = snac_cli.codec.AudioReader
+
+    def failing(source, *args, **kwargs):
+        if Path(source).name in ("b.wav", "long.wav"):
+            raise RuntimeError("libsndfile lost its way")
+        return reader(source, *args, **kwargs)
+
+    monkeypatch.setattr(snac_cli.codec, "AudioReader", failing)  # batched short clips
+    monkeypatch.setattr(snac_cli.audio, "AudioReader", failing)  # long files, streamed
+    result = invoke("encode", root, out, "-m", tiny)
+    assert result.exit_code == InputError.exit_code and "Traceback" not in result.output
+    records = manifest(out / "manifest.jsonl")
+    assert [records[n]["status"] for n in ["a.wav", "b.wav", "c.wav", "long.wav"]] == ["ok", "failed", "ok", "failed"]
+    assert records["b.wav"]["error"] == records["long.wav"]["error"] == "RuntimeError: libsndfile lost its way"
+
+
+def die_on(unit: list[Job]) -> list[Record]:
+    """A unit of work whose worker process dies outright (as when the kernel kills it for memory)."""
+    if unit[0].source.name == "die":
+        os._exit(9)
+    return [Record(str(job.source), str(job.target), "ok") for job in unit]
+
+
+def test_a_worker_process_that_dies_fails_its_files_not_the_run():
+    units = [[Job(Path(name), Path(name + ".out"))] for name in ["a", "die", "b"]]
+    records = [record for done in run_pool(units, die_on, jobs=2) for record in done]  # does not raise
+    assert sorted(r.input for r in records) == ["a", "b", "die"]  # every file has its record...
+    assert [r.status for r in records if r.input == "die"] == ["failed"]  # ...the lost one failed
+    assert {r.status for r in records} <= {"ok", "failed"}  # (files queued behind it fail with the pool)
+
+
+def test_names_that_are_not_utf8_work_in_folders_lists_and_single_files(tmp_path, tiny):
+    root, name = tmp_path / "in", os.fsdecode(b"caf\xe9.wav")  # a latin-1 name
+    write_clip(root / name, 0.4)
+    write_clip(root / "plain.wav", 0.4)
+    assert invoke("encode", root, tmp_path / "out", "-m", tiny).exit_code == 0
+    assert (tmp_path / "out" / name).with_suffix(".snac").exists()
+    listing = os.fsencode(root / name) + b"\n"
+    result = runner.invoke(app, ["encode", "-T", "-", str(tmp_path / "listed"), "-m", str(tiny)], input=listing)
+    assert result.exit_code == 0, result.output
+    single = subprocess.run(
+        [sys.executable, "-m", "snac_cli", "encode", root / name, tmp_path / name, "-m", tiny], capture_output=True
+    )
+    assert single.returncode == 0, single.stderr
+    assert (tmp_path / name).exists()
 
 
 def test_a_killed_run_finishes_on_the_second_go_without_redoing_anything(tmp_path, tiny):
@@ -166,7 +316,7 @@ def test_worker_processes_write_the_same_files(tmp_path, tiny, corpus):
 def test_a_list_entry_never_escapes_the_output_folder():
     assert relative_target(Path("../../etc/passwd.wav"), None).as_posix() == "etc/passwd.wav"
     assert relative_target(Path("/data/a/b.wav"), None).as_posix() == "data/a/b.wav"
-    assert read_list(["a.wav\n", "  \n", "# c\n", "b c.wav\r\n"]) == [Path("a.wav"), Path("b c.wav")]
+    assert read_list([b"a.wav\n", b"  \n", b"# c\n", b"b c.wav\r\n"]) == [Path("a.wav"), Path("b c.wav")]
 
 
 def test_two_inputs_that_would_write_one_output_are_refused(tmp_path):
