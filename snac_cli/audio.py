@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .errors import AudioError, OutputError
+from .errors import AudioError, UsageError
 from .files import atomic_output
 from .wav import UnsupportedWav, WavStreamReader, is_wav, wav_header, wav_samples
 
@@ -99,7 +99,7 @@ class AudioReader:
             raise AudioError(f"{self.name}: not a readable audio file ({describe(e)})") from None
         self.sample_rate, self.channels = self._file.samplerate, self._file.channels
         self.frames = self._file.frames if self._file.seekable() else None
-        if self._file.format == "WAV" and self.frames == 0:  # a data size of 0: "to the end", as on a pipe
+        if self._file.format in ("WAV", "WAVEX") and self.frames == 0:  # a data size of 0: "to the end", as on a pipe
             self._file.close()
             self._file = None
 
@@ -247,11 +247,18 @@ def resample_stream(blocks: Iterable[np.ndarray], rate: int, target: int, channe
         yield np.zeros((channels, 1), dtype=np.float32)
 
 
+# What each format can hold through this libsndfile (measured with 1.2.2): past these it fails mid-write,
+# and OGG at 384 kHz or with 256 channels crashes the process. (lowest rate, highest rate, most channels)
+FORMAT_LIMITS = {"WAV": (1, 1 << 20, 1024), "AIFF": (1, 1 << 20, 1024), "FLAC": (1, 655350, 8),
+                 "OGG": (1, 192000, 255), "MP3": (8000, 48000, 2)}  # fmt: skip
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # MPEG 1, 2 and 2.5
+
+
 def output_format(path: str) -> str:
     """The libsndfile format for a file name's extension."""
     extension = Path(path).suffix.lower().lstrip(".")
     if extension not in FORMATS:
-        raise OutputError(f"{path}: unknown output format; use .wav, .flac, .ogg, .mp3 or .aiff")
+        raise UsageError(f"{path}: unknown output format; use .wav, .flac, .ogg, .mp3 or .aiff")
     return FORMATS[extension]
 
 
@@ -259,12 +266,25 @@ def file_subtype(fmt: str, subtype: str | None) -> str:
     """The libsndfile subtype for a format and the user's PCM_16 / PCM_24 / FLOAT choice (PCM_16 by default)."""
     if fmt in ("OGG", "MP3"):
         if subtype not in (None, "PCM_16"):
-            raise OutputError(f"{fmt} is lossy: --subtype applies to WAV, FLAC and AIFF only")
+            raise UsageError(f"{fmt} is lossy: --subtype applies to WAV, FLAC and AIFF only")
         return "VORBIS" if fmt == "OGG" else "MPEG_LAYER_III"
     subtype = subtype or "PCM_16"
     if not sf.check_format(fmt, subtype):
-        raise OutputError(f"{fmt} cannot hold {subtype} samples")
+        raise UsageError(f"{fmt} cannot hold {subtype} samples")
     return subtype
+
+
+def check_output_format(path: str, subtype: str | None, rate: int | None = None, channels: int | None = None) -> None:
+    """Refuse, before any work, audio that a file's format cannot hold: by its extension, sample format, rate
+    and channel count (those known yet). `-` is WAV on stdout."""
+    fmt = "WAV" if path == "-" else output_format(path)
+    file_subtype(fmt, subtype)
+    lowest, highest, most = FORMAT_LIMITS[fmt]
+    if rate is not None and not (lowest <= rate <= highest and (fmt != "MP3" or rate in MP3_RATES)):
+        rates = ", ".join(map(str, MP3_RATES)) if fmt == "MP3" else f"{lowest}-{highest}"
+        raise UsageError(f"{path}: {fmt} cannot hold audio at {rate} Hz ({rates} Hz); use --sample-rate")
+    if channels is not None and channels > most:
+        raise UsageError(f"{path}: {fmt} holds at most {most} channels, not {channels}; use WAV")
 
 
 def clipped(block: np.ndarray, subtype: str) -> np.ndarray:

@@ -12,14 +12,17 @@ import sys
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
 from . import __version__, reporting
 from .batch import AUDIO_SUFFIXES
-from .errors import InputError, OutputError, UsageError
+from .errors import ContainerError, InputError, OutputError, UsageError
 from .reporting import ReportingGroup
+
+if TYPE_CHECKING:
+    from .container import SnacFile
 
 app = typer.Typer(
     cls=ReportingGroup,
@@ -95,7 +98,20 @@ BaseOption = Annotated[
     int,
     typer.Option(min=0, max=2**62, metavar="N", help="Added to every token (a language model's first audio token id)."),
 ]
-TemplateOption = Annotated[str, typer.Option(help="Text form of a token, for --format tokens.")]
+
+
+def valid_template(template: str) -> str:
+    from .tokens import check_template
+
+    try:
+        return check_template(template)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+TemplateOption = Annotated[
+    str, typer.Option(callback=valid_template, help="Text form of a token, one {} for its number (--format tokens).")
+]
 FilesFromOption = Annotated[
     str | None,
     typer.Option("--files-from", "-T", help="Read the input files from this list (one per line; - for stdin)."),
@@ -137,13 +153,41 @@ def check_output(path: str, force: bool, *inputs: str) -> None:
 
 
 def binary_input(path: str) -> contextlib.AbstractContextManager[BinaryIO]:
+    """An input file (or stdin) opened for reading; every way it cannot be is an input error."""
     if path == "-":
         return contextlib.nullcontext(sys.stdin.buffer)
     if not Path(path).exists():
         raise InputError(f"{path}: no such file")
     if Path(path).is_dir():
         raise InputError(f"{path}: is a directory")
-    return open(path, "rb")
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read it ({e.strerror or e})") from None
+
+
+def binary_stdout() -> BinaryIO:
+    """stdout for binary data, refused on a terminal (as gzip does): the bytes would only garble it."""
+    if sys.stdout.isatty():
+        raise UsageError("refusing to write binary data to a terminal; redirect it, or name an output file")
+    return sys.stdout.buffer
+
+
+@contextlib.contextmanager
+def named(name: str) -> Iterator[None]:
+    """Errors about a .snac file's contents name the file (the format's own messages cannot)."""
+    try:
+        yield
+    except ContainerError as e:
+        raise ContainerError(f"{'stdin' if name == '-' else name}: {e}") from None
+
+
+def read_snac_input(name: str) -> SnacFile:
+    """A whole `.snac` file from a path or stdin, its errors naming it."""
+    from .container import read_snac
+
+    with binary_input(name) as stream, named(name):
+        return read_snac(stream)
 
 
 @contextlib.contextmanager
@@ -226,7 +270,7 @@ def run_batch(
     out_dir = Path(output)
     sources, root = batch.sources_of(input, files_from, sys.stdin.buffer, task.inputs, exclude=out_dir)
     if not sources:
-        raise InputError(f"no {' or '.join(task.inputs)} files in {input or files_from}")
+        raise InputError(f"no {'audio' if len(task.inputs) > 1 else task.inputs[0]} files in {input or files_from}")
     all_jobs = batch.plan(sources, out_dir, task.suffix, root)
     batch.prepare_out_dir(out_dir)
     manifest_path = Path(manifest) if manifest else out_dir / batch.MANIFEST
@@ -271,12 +315,22 @@ def run_batch(
 
 
 def parse_metadata(items: list[str]) -> dict[str, str]:
+    """--meta KEY=VALUE items as a dict, checked against the format's limits before any work."""
+    from .container import check_metadata
+    from .tasks import SOURCE_KEY
+
     pairs = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--meta")
+            raise typer.BadParameter(f"{item[:60]!r} is not KEY=VALUE", param_hint="--meta")
+        if key == SOURCE_KEY:
+            raise typer.BadParameter(f"{SOURCE_KEY} is snac's own key (folder runs keep their stamp in it)")
         pairs[key] = value
+    try:
+        check_metadata(pairs)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--meta") from None
     return pairs
 
 
@@ -354,29 +408,26 @@ def encode(
     if ray is not None:
         raise UsageError("--ray runs a folder or a list of files (--files-from)")
 
-    def run() -> None:
-        from .audio import AudioReader
-        from .codec import encode as encode_audio
-        from .codec import load_model, model_id
-        from .files import atomic_output
+    from .audio import AudioReader
+    from .codec import encode as encode_audio
+    from .codec import load_model, model_id
+    from .files import atomic_output
 
-        assert output is not None
-        check_output(output, force, input)
-        source = sys.stdin.buffer if input == "-" else input
-        name = "stdin" if input == "-" else input
-        with AudioReader(source, name=name, spool=normalize != Normalize.none) as audio:
-            snac_model = load_model(model, device, precision.value)
-            seconds = audio.frames / audio.sample_rate if audio.frames is not None else None
-            with progress_bar("encoding", seconds, snac_model.sampling_rate, quiet) as progress:
-                target = contextlib.nullcontext(sys.stdout.buffer) if output == "-" else atomic_output(Path(output))
-                with target as stream:
-                    encode_audio(
-                        snac_model, model_id(model), audio, stream, channels.value, normalize.value,
-                        metadata, chunk_seconds, progress,
-                    )  # fmt: skip
-                    stream.flush()
-
-    run()
+    assert output is not None
+    check_output(output, force, input)
+    source = sys.stdin.buffer if input == "-" else input
+    name = "stdin" if input == "-" else input
+    target = contextlib.nullcontext(binary_stdout()) if output == "-" else None
+    with AudioReader(source, name=name, spool=normalize != Normalize.none) as audio:
+        snac_model = load_model(model, device, precision.value)
+        seconds = audio.frames / audio.sample_rate if audio.frames is not None else None
+        with progress_bar("encoding", seconds, snac_model.sampling_rate, quiet) as progress:
+            with target or atomic_output(Path(output)) as stream:
+                encode_audio(
+                    snac_model, model_id(model), audio, stream, channels.value, normalize.value,
+                    metadata, chunk_seconds, progress,
+                )  # fmt: skip
+                stream.flush()
 
 
 @app.command()
@@ -405,33 +456,36 @@ def decode(
     quiet: QuietOption = False,
 ) -> None:
     """Decode a .snac file to audio at its original rate, channels and length; a folder or list into a folder."""
+    from .audio import check_output_format
+
     rate_choice = parse_rate(sample_rate)
+    sample_format = subtype.value if subtype else None
+    fixed_rate = rate_choice if isinstance(rate_choice, int) else None
     many, input, output = batch_arguments(input, output, files_from)
     if many:
         from .tasks import DecodeTask
 
+        suffix = "." + audio_format.lower().lstrip(".")
+        check_output_format(f"*{suffix}", sample_format, fixed_rate)  # before any work
         task = DecodeTask(
-            model, device, precision.value, rate_choice, subtype.value if subtype else None, seed, chunk_seconds,
-            threads=threads_per_job(jobs), suffix="." + audio_format.lower().lstrip("."),
+            model, device, precision.value, rate_choice, sample_format, seed, chunk_seconds,
+            threads=threads_per_job(jobs), suffix=suffix,
         )  # fmt: skip
         run_batch(task, input, output, files_from, jobs, manifest, force, quiet)
         return
+    from .codec import decode_file, load_model
 
-    def run() -> None:
-        from .codec import decode_file, load_model
-
-        assert output is not None
-        check_output(output, force, input)
-        with binary_input(input) as stream:
-            decode_file(
-                stream,
-                sys.stdout.buffer if output == "-" else output,
-                lambda name: load_model(model or name, device, precision.value),
-                rate_choice, subtype.value if subtype else None, seed, chunk_seconds,
-                lambda description, seconds, rate: progress_bar(description, seconds, rate, quiet),
-            )  # fmt: skip
-
-    run()
+    assert output is not None
+    check_output_format(output, sample_format, fixed_rate)
+    check_output(output, force, input)
+    with binary_input(input) as stream, named(input):
+        decode_file(
+            stream,
+            binary_stdout() if output == "-" else output,
+            lambda name: load_model(model or name, device, precision.value),
+            rate_choice, sample_format, seed, chunk_seconds,
+            lambda description, seconds, rate: progress_bar(description, seconds, rate, quiet),
+        )  # fmt: skip
 
 
 def parse_rate(value: str) -> str | int:
@@ -460,26 +514,24 @@ def roundtrip(
     quiet: QuietOption = False,
 ) -> None:
     """Encode and decode in one go, for listening tests; prints speed and quality."""
+    from .audio import check_output_format
+    from .roundtrip import run_roundtrip
+
     target = output or default_roundtrip_name(input, model)
+    if input == "-":
+        raise InputError("roundtrip needs an input file, not stdin")
+    check_output_format(target, None)
+    check_output(target, force, input)
+    snac_path = str(Path(target).with_suffix(".snac")) if keep_snac else None
+    if snac_path:
+        check_output(snac_path, force, input)
 
-    def run() -> dict:
-        from .roundtrip import run_roundtrip
+    def bar(description: str, seconds: float, rate: int):
+        return progress_bar(description, seconds, rate, quiet)
 
-        if input == "-":
-            raise InputError("roundtrip needs an input file, not stdin")
-        check_output(target, force, input)
-        snac_path = str(Path(target).with_suffix(".snac")) if keep_snac else None
-        if snac_path:
-            check_output(snac_path, force, input)
-
-        def bar(description: str, seconds: float, rate: int):
-            return progress_bar(description, seconds, rate, quiet)
-
-        return run_roundtrip(
-            input, target, model, device, normalize.value, channels.value, seed, snac_path, bar, precision.value
-        )
-
-    report = run()
+    report = run_roundtrip(
+        input, target, model, device, normalize.value, channels.value, seed, snac_path, bar, precision.value
+    )
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
@@ -503,19 +555,11 @@ def info(
 ) -> None:
     """Describe a .snac file (ffprobe-style); verifies its checksums. Does not load the model."""
 
-    def run() -> dict:
-        from .describe import describe
+    from .describe import describe, render
 
-        with binary_input(file) as stream:
-            return describe(stream, file)
-
-    summary = run()
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2))
-    else:
-        from .describe import render
-
-        typer.echo(render(summary))
+    with binary_input(file) as stream, named(file):
+        summary = describe(stream, file)
+    typer.echo(json.dumps(summary, indent=2) if as_json else render(summary))
 
 
 @app.command("export")
@@ -536,32 +580,35 @@ def export_codes(
     """Export codes for language-model training: one flat token sequence per file and channel (depth-first
     per frame: 7 tokens per frame for 24 kHz, 15 for 32/44 kHz), or per-scale arrays."""
 
-    def run() -> None:
-        from .container import read_snac
-        from .export import default_output, export_bytes
-        from .files import atomic_output
+    from .export import default_output, export_bytes
+    from .files import atomic_output
 
-        if output == "-" and format in (ExportFormat.npy, ExportFormat.npz) and len(files) > 1:
-            raise OutputError("only jsonl and tokens can put several files on stdout")
-        for name in files:
-            with binary_input(name) as stream:
-                snac = read_snac(stream)
-            try:
-                data = export_bytes(snac, name, format.value, offsets.value, base, template)
-            except ValueError as e:
-                raise InputError(f"{name}: {e}") from None
-            if output == "-":
-                sys.stdout.buffer.write(data)
-                continue
-            target = default_output(name, format.value)
-            if output is not None:
-                target = Path(output) / target.name
-            check_output(str(target), force, name)
-            with atomic_output(target) as out:
-                out.write(data)
-        sys.stdout.flush()
-
-    run()
+    to_stdout = output == "-" or (output is None and files == ["-"])  # `cat x.snac | snac export -`
+    binary = format in (ExportFormat.npy, ExportFormat.npz)
+    if to_stdout and binary and len(files) > 1:
+        raise UsageError("only jsonl and tokens can put several files on stdout")
+    if to_stdout and binary:
+        binary_stdout()
+    if "-" in files and not to_stdout:
+        raise UsageError("stdin has no name to export beside: add -o - (stdout) or -o FOLDER")
+    if output not in (None, "-") and not Path(output).is_dir():
+        raise OutputError(f"{output}: no such folder (-o names a folder, or - for stdout)")
+    for name in files:
+        snac = read_snac_input(name)
+        try:
+            data = export_bytes(snac, name, format.value, offsets.value, base, template)
+        except ValueError as e:
+            raise InputError(f"{name}: {e}") from None
+        if to_stdout:
+            sys.stdout.buffer.write(data)
+            continue
+        target = default_output(name, format.value)
+        if output is not None:
+            target = Path(output) / target.name
+        check_output(str(target), force, name)
+        with atomic_output(target) as out:
+            out.write(data)
+    sys.stdout.flush()
 
 
 @app.command("import")
@@ -576,22 +623,20 @@ def import_codes(
 ) -> None:
     """Turn language-model tokens back into a .snac file (checking order, ranges and length), for `snac decode`."""
 
-    def run() -> None:
-        from .container import write_snac
-        from .export import header_for, import_tokens, read_tokens
+    from .container import write_snac
+    from .export import header_for, import_tokens, read_tokens
 
-        check_output(output, force, input)
-        with binary_input(input) as stream:
-            data = stream.read()
-        try:
-            tokens = read_tokens(data, Path(input).suffix.lower() if input != "-" else ".txt", template)
-            header, hop = header_for(model, channels=tokens.shape[0])
-            snac = import_tokens(tokens, header, hop, offsets.value, base)
-        except (ValueError, KeyError) as e:
-            raise InputError(f"{input}: {e}") from None
-        write_snac(sys.stdout.buffer if output == "-" else output, snac)
-
-    run()
+    check_output(output, force, input)
+    target = binary_stdout() if output == "-" else output
+    with binary_input(input) as stream:
+        data = stream.read()
+    try:
+        tokens = read_tokens(data, Path(input).suffix.lower() if input != "-" else ".txt", template)
+        header, hop = header_for(model, channels=tokens.shape[0])
+        snac = import_tokens(tokens, header, hop, offsets.value, base)
+    except (ValueError, KeyError) as e:
+        raise InputError(f"{input}: {e}") from None
+    write_snac(target, snac)
 
 
 OutputFileOption = Annotated[str, typer.Option("--output", "-o", help=".snac file to write, or - for stdout.")]
@@ -614,16 +659,13 @@ def cut(
 ) -> None:
     """Cut a span out of a .snac file, on frame boundaries, without re-encoding."""
 
-    def run() -> None:
-        from .container import read_snac, write_snac
-        from .edit import cut, frame_samples
+    from .container import write_snac
+    from .edit import cut, frame_samples
 
-        check_output(output, force, input)
-        with binary_input(input) as stream:
-            snac = read_snac(stream)
-        write_snac(sys.stdout.buffer if output == "-" else output, cut(snac, start, end, frame_samples(snac)))
-
-    run()
+    check_output(output, force, input)
+    target = binary_stdout() if output == "-" else output
+    snac = read_snac_input(input)
+    write_snac(target, cut(snac, start, end, frame_samples(snac)))
 
 
 @app.command()
@@ -634,21 +676,16 @@ def concat(
 ) -> None:
     """Join .snac files one after the other, on frame boundaries, without re-encoding."""
 
-    def run() -> None:
-        from .container import read_snac, write_snac
-        from .edit import concat, frame_samples
+    from .container import write_snac
+    from .edit import concat, frame_samples
 
-        check_output(output, force, *inputs)
-        files = []
-        for name in inputs:
-            with binary_input(name) as stream:
-                files.append(read_snac(stream))
-        joined, gains_differ = concat(files, frame_samples(files[0]))
-        if gains_differ:
-            typer.echo("snac: warning: the files were normalized by different gains; the first's is kept", err=True)
-        write_snac(sys.stdout.buffer if output == "-" else output, joined)
-
-    run()
+    check_output(output, force, *inputs)
+    target = binary_stdout() if output == "-" else output
+    files = [read_snac_input(name) for name in inputs]
+    joined, gains_differ = concat(files, frame_samples(files[0]), names=inputs)
+    if gains_differ:
+        typer.echo("snac: warning: the files were normalized by different gains; the first's is kept", err=True)
+    write_snac(target, joined)
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from . import __version__
-from .audio import SNAC_TAG, AudioReader, mix_to_mono, resample_stream, write_stream
-from .container import SnacFile, SnacHeader, SnacReader, SnacWriter
+from .audio import SNAC_TAG, AudioReader, check_output_format, mix_to_mono, resample_stream, write_stream
+from .container import MAX_CHANNELS, SnacFile, SnacHeader, SnacReader, SnacWriter
 from .errors import ContainerError, ModelError, UsageError
 from .inference import (
     Progress,
@@ -82,6 +82,8 @@ def condition(
     if channels not in ("mix", "keep"):
         raise ValueError(f"unknown channel mode {channels!r} (mix or keep)")
     coded = 1 if channels == "mix" else audio.channels
+    if coded > MAX_CHANNELS:
+        raise UsageError(f"{audio.name}: --channels keep codes at most {MAX_CHANNELS} channels, not {coded}; use mix")
 
     def conditioned(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         return (mix_to_mono(b) for b in blocks) if channels == "mix" else blocks
@@ -259,10 +261,12 @@ def decode_file(
     length, frames = verify(stream) if stream.seekable() else (None, 0)
     reader = SnacReader(stream)
     h = reader.header
+    rate = {"original": h.original_sample_rate, "model": h.sample_rate}.get(sample_rate, sample_rate)  # type: ignore[call-overload]
+    target_name = str(target) if isinstance(target, (str, os.PathLike)) else "-"
+    check_output_format(target_name, subtype, rate, h.original_channels)  # before the model loads
     model = model_for(h.model)
     if length is not None:  # a forged length is refused before any output exists
         check_length(model, h, length, frames)
-    rate = {"original": None, "model": model.sampling_rate}.get(sample_rate, sample_rate)  # type: ignore[call-overload]
     seconds = length / h.original_sample_rate if length is not None else None
     with (progress_bar or no_progress_bar)("decoding", seconds, model.sampling_rate) as progress:
         decoded = decode(model, reader, rate, seed, length, chunk_seconds, progress)

@@ -28,12 +28,14 @@ CHUNK_FRAMES = 512  # frames per chunk that a writer flushes by default (~44 s a
 
 # Bounds on what a header may claim; anything beyond is rejected before it is used.
 MAX_CHUNK_FRAMES = 1 << 16
-MAX_CHANNELS = 64
+MAX_CHANNELS = 64  # coded channels
+MAX_ORIGINAL_CHANNELS = 1024  # the input's (libsndfile's limit), mixed down to one coded channel
 MAX_SCALES = 16
 MAX_STRIDE = 1 << 10
 MAX_CODEBOOK_SIZE = 1 << 24
 MAX_STRING = 4096
 MAX_METADATA = 256
+MAX_METADATA_BYTES = 48 << 10  # all keys and values: the rest of a header (two strings of MAX_STRING) fits 64 KiB
 MAX_LENGTH = 1 << 48
 READ_PIECE = 1 << 20
 
@@ -149,7 +151,7 @@ def check_header(h: SnacHeader) -> None:
         problems.append(f"fingerprint {h.fingerprint!r} is not 8 hex digits")
     if not (0 < h.sample_rate <= 1 << 20 and 0 < h.original_sample_rate <= 1 << 20):
         problems.append("sample rate out of range")
-    if not (0 < h.channels <= MAX_CHANNELS and 0 < h.original_channels <= MAX_CHANNELS):
+    if not (0 < h.channels <= MAX_CHANNELS and 0 < h.original_channels <= MAX_ORIGINAL_CHANNELS):
         problems.append("channel count out of range")
     if h.channels not in (1, h.original_channels):
         problems.append(f"{h.channels} coded channels for {h.original_channels} original ones")
@@ -160,10 +162,30 @@ def check_header(h: SnacHeader) -> None:
         problems.append(f"strides {s} out of range (1..{MAX_STRIDE}, and so their lcm)")
     if not math.isfinite(h.gain) or h.gain <= 0:
         problems.append(f"gain {h.gain} is not a positive number")
-    if len(h.metadata) > MAX_METADATA:
-        problems.append(f"more than {MAX_METADATA} metadata entries")
+    try:
+        check_metadata(h.metadata)
+    except ValueError as e:
+        problems.append(str(e))
     if problems:
         raise ContainerError("invalid header: " + "; ".join(problems))
+
+
+def check_metadata(metadata: dict[str, str]) -> None:
+    """Metadata fits the format: at most MAX_METADATA entries of UTF-8 text, each string and all of them
+    together within their byte limits. Raises ValueError saying what does not fit."""
+    if len(metadata) > MAX_METADATA:
+        raise ValueError(f"at most {MAX_METADATA} metadata entries, not {len(metadata)}")
+    total = 0
+    for text_ in (t for pair in metadata.items() for t in pair):
+        try:
+            size = len(text_.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ValueError(f"metadata {text_[:40]!r} is not UTF-8 text") from None
+        if size > MAX_STRING:
+            raise ValueError(f"metadata {text_[:40]!r}... is {size:,} bytes, over {MAX_STRING:,}")
+        total += size
+    if total > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata of {total:,} bytes in all, over {MAX_METADATA_BYTES:,}")
 
 
 def pack_codes(codes: np.ndarray, bits: int) -> bytes:
@@ -355,7 +377,7 @@ def read_header(reader: _Reader) -> SnacHeader:
         fingerprint=fields.take(4).hex(),
         sample_rate=fields.varint(1 << 20),
         original_sample_rate=fields.varint(1 << 20),
-        original_channels=fields.varint(MAX_CHANNELS),
+        original_channels=fields.varint(MAX_ORIGINAL_CHANNELS),
         channels=fields.varint(MAX_CHANNELS),
         codebook_size=fields.varint(MAX_CODEBOOK_SIZE),
         vq_strides=tuple(fields.varint(MAX_STRIDE) for _ in range(fields.varint(MAX_SCALES))),

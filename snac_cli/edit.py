@@ -42,16 +42,16 @@ def cut(snac: SnacFile, start: float, end: float | None, per_frame: int) -> Snac
     return dataclasses.replace(snac, codes=codes, original_length=length)
 
 
-def concat(files: list[SnacFile], per_frame: int) -> tuple[SnacFile, bool]:
+def concat(files: list[SnacFile], per_frame: int, names: list[str] | None = None) -> tuple[SnacFile, bool]:
     """The files one after the other: each but the last keeps its whole last frame (its padding), so every
     file starts on a frame boundary. Returns the file and whether the inputs' gains differed (the first's is
-    kept: the others then play at their normalized level)."""
-    first = files[0]
+    kept: the others then play at their normalized level). `names` name the files in errors."""
+    first, names = files[0], names or [f"file {i + 1}" for i in range(len(files))]
     fields = ("fingerprint", "sample_rate", "original_sample_rate", "original_channels", "channels",
               "codebook_size", "vq_strides")  # fmt: skip
-    for other in files[1:]:
+    for name, other in zip(names[1:], files[1:], strict=True):
         if differing := [f for f in fields if getattr(other, f) != getattr(first, f)]:
-            raise InputError(f"cannot join files that differ in {', '.join(differing)}")
+            raise InputError(f"{name}: cannot join it to {names[0]}: they differ in {', '.join(differing)}")
     codes = [np.concatenate(parts, axis=1) for parts in zip(*(f.codes for f in files), strict=True)]
     length = sum(to_original(f.frames * per_frame, f) for f in files[:-1]) + files[-1].original_length
     gains_differ = any(f.gain != first.gain for f in files[1:])

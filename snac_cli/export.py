@@ -12,7 +12,7 @@ import numpy as np
 
 from . import __version__
 from .container import SnacFile, SnacHeader
-from .tokens import format_text, from_tokens, parse_text, to_tokens
+from .tokens import INT64_MAX, format_text, from_tokens, parse_text, to_tokens
 
 FORMATS = ("npy", "npz", "jsonl", "tokens")
 EXTENSIONS = {"npy": ".npy", "npz": ".npz", "jsonl": ".jsonl", "tokens": ".txt"}
@@ -47,21 +47,59 @@ def export_bytes(snac: SnacFile, name: str, fmt: str, offsets: str, base: int, t
 
 
 def read_tokens(data: bytes, suffix: str, template: str) -> np.ndarray:
-    """Token sequences (channels, n) from .npy, .jsonl (first record) or text (one channel per line)."""
+    """Token sequences (channels, n) from .npy, .jsonl (first record) or text (one channel per line).
+    Anything else than integer tokens of a 64-bit range, in rows of one length, is a ValueError."""
     if suffix == ".npy":
-        tokens = np.load(io.BytesIO(data), allow_pickle=False)
+        try:
+            tokens = np.load(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f"not a readable .npy file ({e})") from None
+        if not np.issubdtype(tokens.dtype, np.integer) or (tokens.size and tokens.max() > INT64_MAX):
+            raise ValueError(f"expected integer tokens, not {tokens.dtype} values")
     elif suffix == ".jsonl":
-        tokens = np.array(json.loads(data.decode().splitlines()[0])["tokens"], dtype=np.int64)
+        tokens = integer_rows(first_record(text_of(data)).get("tokens"))
     else:
-        lines = [line for line in data.decode().splitlines() if line.strip()]
-        rows = [parse_text(line, template) for line in lines]
-        if len({len(r) for r in rows}) > 1:
-            raise ValueError("channels of different lengths")
-        tokens = np.array(rows, dtype=np.int64)
-    tokens = np.atleast_2d(np.asarray(tokens))
-    if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer) or not tokens.size:
-        raise ValueError("expected integer tokens, one sequence per channel")
+        rows = [parse_text(line, template) for line in text_of(data).splitlines() if line.strip()]
+        tokens = integer_rows([row.tolist() for row in rows])
+    tokens = np.atleast_2d(tokens)
+    if tokens.ndim != 2 or not tokens.size:
+        raise ValueError("expected tokens, one sequence per channel")
     return tokens.astype(np.int64)
+
+
+def text_of(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+
+
+def first_record(text: str) -> dict[str, Any]:
+    """The first JSON record of a JSONL text, which must be an object."""
+    line = next((line for line in text.splitlines() if line.strip()), None)
+    if line is None:
+        raise ValueError("no record in the file")
+    try:
+        record = json.loads(line)
+    except ValueError as e:
+        raise ValueError(f"the first record is not JSON ({e})") from None
+    if not isinstance(record, dict) or "tokens" not in record:
+        raise ValueError("the first record is not an object with 'tokens'")
+    return record
+
+
+def integer_rows(value: object) -> np.ndarray:
+    """A list of integers, or one list per channel, as an int64 array (channels, n)."""
+    rows = value if isinstance(value, list) and value and all(isinstance(r, list) for r in value) else [value]
+    for row in rows:
+        if not isinstance(row, list):
+            raise ValueError("'tokens' must be a list of integers, or one list per channel")
+        for token in row:
+            if type(token) is not int or not 0 <= token <= INT64_MAX:  # no floats, booleans or nulls
+                raise ValueError(f"token {str(token)[:30]} is not an integer in 0..{INT64_MAX}")
+    if len({len(row) for row in rows}) > 1:
+        raise ValueError("channels of different lengths")
+    return np.array(rows, dtype=np.int64)
 
 
 def import_tokens(tokens: np.ndarray, header: SnacHeader, hop_length: int, offsets: str, base: int) -> SnacFile:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import AudioReader, write_stream
+from .audio import AudioReader, check_output_format, write_stream
 from .codec import ProgressBar, decode, encode, load_model, model_id, no_progress_bar
 from .container import SnacReader
 from .files import atomic_output
@@ -35,8 +35,9 @@ def run_roundtrip(
     """
     if progress_bar is None:
         progress_bar = no_progress_bar
-    model = load_model(model_name, device, precision)
     with AudioReader(input) as audio:
+        check_output_format(output, None, audio.sample_rate, audio.channels)  # before the model loads
+        model = load_model(model_name, device, precision)
         original = audio.read()
         buffer = io.BytesIO()
         seconds = original.frames / original.sample_rate

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 OFFSETS = ("none", "scale", "position")
+INT64_MAX = 2**63 - 1
 
 
 def frame_order(strides: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -44,6 +45,8 @@ def token_offsets(strides: tuple[int, ...], codebook_size: int, offsets: str, ba
         shift = np.array([scale for scale, _ in order], dtype=np.int64) * codebook_size
     else:
         shift = np.arange(len(order), dtype=np.int64) * codebook_size
+    if not 0 <= base <= INT64_MAX - len(order) * codebook_size:
+        raise ValueError(f"base {base} out of range: tokens must fit 0..{INT64_MAX} (a 64-bit integer)")
     return shift + base
 
 
@@ -83,21 +86,33 @@ def from_tokens(
     return [c.reshape(-1) for c in codes]
 
 
+def check_template(template: str) -> str:
+    """A token's text form must read back unambiguously: exactly one `{}` (no other braces), text before it,
+    no whitespace (which the reader skips) and no digit right after it. Raises ValueError otherwise."""
+    prefix, _, suffix = template.partition("{}")
+    if template.count("{") != 1 or template.count("}") != 1 or "{}" not in template:
+        raise ValueError(f"template {template!r} must hold exactly one {{}} and no other braces")
+    if not prefix or any(c.isspace() for c in template) or suffix[:1].isdigit():
+        raise ValueError(f"template {template!r} needs text before {{}}, no spaces, and no digit right after {{}}")
+    return template
+
+
 def format_text(tokens: np.ndarray, template: str = "<snac_{}>") -> str:
     """Tokens as text, e.g. `<snac_12><snac_4109>...`."""
+    check_template(template)
     return "".join(template.format(int(t)) for t in tokens)
 
 
 def parse_text(text: str, template: str = "<snac_{}>") -> np.ndarray:
     """Inverse of `format_text`; also accepts whitespace between tokens."""
-    prefix, _, suffix = template.partition("{}")
+    prefix, _, suffix = check_template(template).partition("{}")
     pieces = "".join(text.split()).split(prefix)
     if pieces[0]:
         raise ValueError(f"text does not start with a {template!r} token: {pieces[0][:20]!r}")
     values = []
     for piece in pieces[1:]:
         number, _, rest = piece.partition(suffix) if suffix else (piece, "", "")
-        if rest or not number.isdigit():
+        if rest or not (number.isascii() and number.isdigit()) or len(number) > 19 or int(number) > INT64_MAX:
             raise ValueError(f"not a {template!r} token: {prefix}{piece[:20]}")
         values.append(int(number))
     return np.array(values, dtype=np.int64)

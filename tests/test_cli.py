@@ -127,7 +127,7 @@ def test_a_folder_input_needs_a_folder_output_and_some_audio(tmp_path, tiny):
     one_clear_line(result.stderr.decode(), "OUTPUT must be a folder too")
     result = snac("encode", tmp_path / "folder", tmp_path / "out", "-m", tiny)
     assert result.returncode == InputError.exit_code
-    one_clear_line(result.stderr.decode(), "no .wav or .flac")
+    one_clear_line(result.stderr.decode(), "no audio files in")
     assert not (tmp_path / "out.snac").exists()
 
 
