@@ -15,14 +15,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
+import typer.core
 
 from . import __version__, reporting
 from .batch import AUDIO_SUFFIXES
-from .errors import ContainerError, InputError, OutputError, UsageError
+from .errors import ContainerError, InputError, OutputError, SnacError, UsageError
 from .reporting import ReportingGroup
 
 if TYPE_CHECKING:
     from .container import SnacFile
+
+class PlainCommand(typer.core.TyperCommand):
+    """A command whose help reads as written: `INPUT [OUTPUT]` in the usage line (Typer writes `{INPUT}`) and
+    argument names without Typer's `<str>`."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [piece.replace("{", "").replace("}", "") for piece in super().collect_usage_pieces(ctx)]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        rows: dict[str, list[tuple[str, str]]] = {"argument": [], "option": []}
+        for param in self.get_params(ctx):
+            if (record := param.get_help_record(ctx)) is not None and param.param_type_name in rows:
+                name = record[0].split(" <")[0] if param.param_type_name == "argument" else record[0]
+                rows[param.param_type_name].append((name, record[1]))
+        for title, kind in (("Arguments", "argument"), ("Options", "option")):
+            if rows[kind]:
+                with formatter.section(title):
+                    formatter.write_dl(rows[kind])
+
 
 app = typer.Typer(
     cls=ReportingGroup,
@@ -75,9 +95,14 @@ MAX_TIME = 1e9  # seconds into a file (31 years): finite, unlike inf and nan, wh
 
 ModelOption = Annotated[
     str,
-    typer.Option("--model", "-m", help="24khz, 32khz, 44khz, a Hugging Face repo id, or a local checkpoint folder."),
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="MODEL",
+        help="24khz, 32khz, 44khz, a Hugging Face repo id, or a local checkpoint folder.",
+    ),
 ]
-DeviceOption = Annotated[str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N.")]
+DeviceOption = Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")]
 ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 NormalizeOption = Annotated[
@@ -110,17 +135,25 @@ def valid_template(template: str) -> str:
 
 
 TemplateOption = Annotated[
-    str, typer.Option(callback=valid_template, help="Text form of a token, one {} for its number (--format tokens).")
+    str,
+    typer.Option(
+        callback=valid_template,
+        metavar="TEMPLATE",
+        help="Text form of a token, one {} for its number (--format tokens).",
+    ),
 ]
 FilesFromOption = Annotated[
     str | None,
-    typer.Option("--files-from", "-T", help="Read the input files from this list (one per line; - for stdin)."),
+    typer.Option(
+        "--files-from", "-T", metavar="LIST", help="Read the input files from this list (one per line; - for stdin)."
+    ),
 ]
 JobsOption = Annotated[
     int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help="Worker processes for a folder or list.")
 ]
 ManifestOption = Annotated[
-    str | None, typer.Option(help="JSONL record of a folder or list run [default: OUTPUT/manifest.jsonl].")
+    str | None,
+    typer.Option(metavar="PATH", help="JSONL record of a folder or list run [default: OUTPUT/manifest.jsonl]."),
 ]
 ChunkOption = Annotated[
     float | None,
@@ -288,6 +321,7 @@ def run_batch(
         else:
             todo.append(job)
     units = task.units(todo)
+    stopped_by: BaseException | None = None
     try:
         with bar(task.verb, len(todo), "files", quiet) as advance:
             if ray is not None:
@@ -299,11 +333,14 @@ def run_batch(
             for done in results:
                 records += done
                 advance(len(done))
+    except BaseException as e:
+        stopped_by = e
+        raise
     finally:
         order = {str(job.source): i for i, job in enumerate(all_jobs)}
         records.sort(key=lambda r: order[r.input])
         batch.write_manifest(manifest_path, records)
-        if not quiet:
+        if not quiet and not isinstance(stopped_by, SnacError):  # an error says it all, in one line
             typer.echo(f"snac: {batch.summary(records, time.perf_counter() - started)}", err=True)
     for record in [r for r in records if r.status == "ignored"][:10]:
         typer.echo(f"snac: warning: ignored {record.input}: {record.error}", err=True)
@@ -354,13 +391,17 @@ def common(
     reporting.state["debug"] = debug
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def encode(
     input: Annotated[
-        str, typer.Argument(help="Audio file (WAV, FLAC, OGG, MP3, ...), - for stdin, or a folder of them.")
+        str,
+        typer.Argument(
+            metavar="INPUT", help="Audio file (WAV, FLAC, OGG, MP3, ...), - for stdin, or a folder of them."
+        ),
     ],
     output: Annotated[
-        str | None, typer.Argument(help=".snac file to write, - for stdout, or a folder (for a folder or list).")
+        str | None,
+        typer.Argument(metavar="OUTPUT", help=".snac file to write, - for stdout, or a folder (for a folder or list)."),
     ] = None,
     files_from: FilesFromOption = None,
     jobs: JobsOption = 1,
@@ -388,7 +429,9 @@ def encode(
     precision: PrecisionOption = Precision.fp32,
     normalize: NormalizeOption = Normalize.loudness,
     channels: ChannelsOption = Channels.mix,
-    meta: Annotated[list[str], typer.Option(help="KEY=VALUE stored in the file; repeatable.")] = [],  # noqa: B006
+    meta: Annotated[
+        list[str], typer.Option(metavar="KEY=VALUE", help="KEY=VALUE stored in the file; repeatable.")
+    ] = [],  # noqa: B006
     chunk_seconds: ChunkOption = None,
     force: ForceOption = False,
     quiet: QuietOption = False,
@@ -430,26 +473,30 @@ def encode(
                 stream.flush()
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def decode(
-    input: Annotated[str, typer.Argument(help=".snac file, - for stdin, or a folder of them.")],
+    input: Annotated[str, typer.Argument(metavar="INPUT", help=".snac file, - for stdin, or a folder of them.")],
     output: Annotated[
         str | None,
-        typer.Argument(help="Audio file (.wav, .flac, .ogg, ...), - for WAV on stdout, or a folder."),
+        typer.Argument(metavar="OUTPUT", help="Audio file (.wav, .flac, .ogg, ...), - for WAV on stdout, or a folder."),
     ] = None,
     files_from: FilesFromOption = None,
     jobs: JobsOption = 1,
     manifest: ManifestOption = None,
     audio_format: Annotated[
-        str, typer.Option("--format", help="Audio format of the files a folder or list decodes to (wav, flac, ogg).")
+        str,
+        typer.Option(
+            "--format", metavar="FORMAT", help="Audio format of the files a folder or list decodes to (wav, flac, ogg)."
+        ),
     ] = "wav",
     device: DeviceOption = "auto",
     precision: PrecisionOption = Precision.fp32,
-    sample_rate: Annotated[str, typer.Option(help="original, model, or a rate in Hz.")] = "original",
+    sample_rate: Annotated[str, typer.Option(metavar="RATE", help="original, model, or a rate in Hz.")] = "original",
     subtype: Annotated[Subtype | None, typer.Option(help="Sample format of WAV/FLAC output (default PCM_16).")] = None,
     seed: SeedOption = 0,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Use this model instead of the one the file names.")
+        str | None,
+        typer.Option("--model", "-m", metavar="MODEL", help="Use this model instead of the one the file names."),
     ] = None,
     chunk_seconds: ChunkOption = None,
     force: ForceOption = False,
@@ -496,11 +543,14 @@ def parse_rate(value: str) -> str | int:
     raise typer.BadParameter(f"{value!r} is not original, model, or a rate in Hz", param_hint="--sample-rate")
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def roundtrip(
-    input: Annotated[str, typer.Argument(help="Audio file to encode and decode.")],
+    input: Annotated[str, typer.Argument(metavar="INPUT", help="Audio file to encode and decode.")],
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Reconstruction (default: INPUT.MODEL.wav beside the input).")
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="PATH", help="Reconstruction (default: INPUT.MODEL.wav beside the input)."
+        ),
     ] = None,
     model: ModelOption = "24khz",
     device: DeviceOption = "auto",
@@ -548,9 +598,9 @@ def default_roundtrip_name(input: str, model: str) -> str:
     return str(path.with_name(f"{path.stem}.{tag}{extension}"))
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def info(
-    file: Annotated[str, typer.Argument(help=".snac file, or - for stdin.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", help=".snac file, or - for stdin.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Describe a .snac file (ffprobe-style); verifies its checksums. Does not load the model."""
@@ -562,9 +612,9 @@ def info(
     typer.echo(json.dumps(summary, indent=2) if as_json else render(summary))
 
 
-@app.command("export")
+@app.command("export", cls=PlainCommand)
 def export_codes(
-    files: Annotated[list[str], typer.Argument(help=".snac files.")],
+    files: Annotated[list[str], typer.Argument(metavar="FILES", help=".snac files.")],
     format: Annotated[ExportFormat, typer.Option(help="npy, jsonl, tokens: flat token sequences; npz: per scale.")] = (
         ExportFormat.npy
     ),
@@ -573,7 +623,9 @@ def export_codes(
     template: TemplateOption = "<snac_{}>",
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Folder for the outputs, or - for stdout (default: beside each)."),
+        typer.Option(
+            "--output", "-o", metavar="FOLDER", help="Folder for the outputs, or - for stdout (default: beside each)."
+        ),
     ] = None,
     force: ForceOption = False,
 ) -> None:
@@ -611,10 +663,12 @@ def export_codes(
     sys.stdout.flush()
 
 
-@app.command("import")
+@app.command("import", cls=PlainCommand)
 def import_codes(
-    input: Annotated[str, typer.Argument(help="Tokens: .npy, .jsonl (first record), or text (.txt or -).")],
-    output: Annotated[str, typer.Argument(help=".snac file to write, or - for stdout.")],
+    input: Annotated[
+        str, typer.Argument(metavar="INPUT", help="Tokens: .npy, .jsonl (first record), or text (.txt or -).")
+    ],
+    output: Annotated[str, typer.Argument(metavar="OUTPUT", help=".snac file to write, or - for stdout.")],
     model: ModelOption = "24khz",
     offsets: OffsetsOption = Offsets.none,
     base: BaseOption = 0,
@@ -639,12 +693,14 @@ def import_codes(
     write_snac(target, snac)
 
 
-OutputFileOption = Annotated[str, typer.Option("--output", "-o", help=".snac file to write, or - for stdout.")]
+OutputFileOption = Annotated[
+    str, typer.Option("--output", "-o", metavar="PATH", help=".snac file to write, or - for stdout.")
+]
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def cut(
-    input: Annotated[str, typer.Argument(help=".snac file, or - for stdin.")],
+    input: Annotated[str, typer.Argument(metavar="INPUT", help=".snac file, or - for stdin.")],
     output: OutputFileOption,
     start: Annotated[
         float, typer.Option(min=0, max=MAX_TIME, metavar="SECONDS", help="Start (moved back to a frame boundary).")
@@ -668,9 +724,11 @@ def cut(
     write_snac(target, cut(snac, start, end, frame_samples(snac)))
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def concat(
-    inputs: Annotated[list[str], typer.Argument(help=".snac files, made by the same model from alike audio.")],
+    inputs: Annotated[
+        list[str], typer.Argument(metavar="INPUTS", help=".snac files, made by the same model from alike audio.")
+    ],
     output: OutputFileOption,
     force: ForceOption = False,
 ) -> None:

@@ -57,15 +57,21 @@ def describe(stream: BinaryIO, name: str) -> dict[str, Any]:
     }
 
 
+def shown(text: str) -> str:
+    """Text from a file as one printable line: newlines, terminal escapes and other unprintable characters are
+    written as escapes (`\\n`, `\\x1b`), so that a file cannot fake lines or drive the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode() for c in text)
+
+
 def render(s: dict[str, Any]) -> str:
-    """The summary as aligned `key: value` lines."""
+    """The summary as aligned `key: value` lines, every string from the file escaped."""
     channels = f"{s['channels']}" + (
         f" (mixed down from {s['original_channels']})" if s["channels"] != s["original_channels"] else ""
     )
     lines = [
-        ("File", f"{s['file']} ({s['size_bytes']:,} bytes)"),
-        ("Format", f".snac version {s['format_version']}, written by snac {s['tool_version']}"),
-        ("Model", f"{s['model']} (config {s['config_fingerprint']})"),
+        ("File", f"{shown(s['file'])} ({s['size_bytes']:,} bytes)"),
+        ("Format", f".snac version {s['format_version']}, written by snac {shown(s['tool_version'])}"),
+        ("Model", f"{shown(s['model'])} (config {s['config_fingerprint']})"),
         ("Sample rate", f"{s['sample_rate']} Hz model, {s['original_sample_rate']} Hz original"),
         ("Channels", channels),
         ("Duration", f"{s['duration_seconds']:.3f} s ({s['original_samples']:,} samples)"),
@@ -80,6 +86,6 @@ def render(s: dict[str, Any]) -> str:
         ("Gain", f"{s['gain_db']:+.2f} dB (undone on decode)"),
         ("Checksums", s["checksums"]),
     ]
-    lines += [(f"meta:{k}", v) for k, v in s["metadata"].items()]
+    lines += [(f"meta:{shown(k)}", shown(v)) for k, v in s["metadata"].items()]
     width = max(len(k) for k, _ in lines) + 1
     return "\n".join(f"{k + ':':<{width}} {v}" for k, v in lines)

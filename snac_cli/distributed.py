@@ -96,10 +96,7 @@ def run_on_ray(
 
     if not units:
         return
-    ray.init(
-        address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
-        logging_level=logging.WARNING,
-    )  # fmt: skip
+    connect(ray, address)
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
     absolute = [[Job(job.source.resolve(), job.target.resolve()) for job in unit] for unit in units]
@@ -123,3 +120,27 @@ def run_on_ray(
             job = local[record.input]
             record.input, record.output = str(job.source), str(job.target)
         yield records
+
+
+def connect(ray: Any, address: str | None) -> None:
+    """Start a local Ray (`address` None) or join a cluster, saying in snac's words why one cannot be had."""
+    import importlib.util
+    import logging
+    import warnings
+
+    if address is not None and address.startswith("ray://") and importlib.util.find_spec("grpc") is None:
+        raise UsageError(f"--ray={address} needs Ray Client: pip install 'snac-cli[ray]' (or 'ray[client]')")
+    try:
+        with warnings.catch_warnings():  # Ray Client warns before it fails: the failure is said below, once
+            warnings.simplefilter("ignore")
+            ray.init(
+                address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
+                logging_level=logging.WARNING,
+            )  # fmt: skip
+    except ConnectionError:
+        if address == "auto":
+            raise UsageError(
+                "--ray=auto found no Ray cluster on this node (join one with `ray start --address ...`, or give"
+                " --ray alone for a local Ray)"
+            ) from None
+        raise UsageError(f"--ray={address}: cannot reach a Ray cluster there") from None
