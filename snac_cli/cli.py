@@ -159,7 +159,7 @@ ChunkOption = Annotated[
     float | None,
     typer.Option(
         help="Seconds of audio per inference chunk, memory vs. speed "
-        "[default: 5 encode, 4 decode, longer for models with attention].",
+        "[default: 5 encode, 6 decode, longer for models with attention].",
         min=0.1,
         max=MAX_SECONDS,
         metavar="SECONDS",

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snac_cli.audio import AudioReader, resample_stream, write_stream
-from snac_cli.errors import AudioError, OutputError, UsageError
+from snac_cli.errors import AudioError, UsageError
 from snac_cli.wav import wav_header, wav_samples
 
 

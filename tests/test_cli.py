@@ -368,3 +368,171 @@ def test_export_import_decode_is_exact_for_the_official_shapes(tmp_path, checkpo
     audio_b, _ = sf.read(tmp_path / "b.wav")
     n = min(len(audio_a), len(audio_b))
     assert n > 0 and np.array_equal(audio_a[:n], audio_b[:n])
+
+
+# ---- the edges: what a hostile first day found ----------------------------------------------------------
+
+
+def forged(path: Path, target: Path, **changes) -> Path:
+    import dataclasses
+
+    from snac_cli.container import read_snac, write_snac
+
+    write_snac(target, dataclasses.replace(read_snac(path), **changes))
+    return target
+
+
+@pytest.mark.parametrize("length", [10**10, 10**5, 0])
+def test_a_header_whose_length_the_codes_do_not_cover_is_refused(tmp_path, good_snac, length):
+    bad = forged(good_snac, tmp_path / "bad.snac", original_length=length)
+    result = snac("decode", bad, tmp_path / "out.wav")
+    assert result.returncode == ContainerError.exit_code and not (tmp_path / "out.wav").exists()
+    one_clear_line(result.stderr.decode(), "does not match its codes")
+    piped = snac("decode", "-", "-", stdin=bad.read_bytes())
+    assert piped.returncode == ContainerError.exit_code and "MemoryError" not in piped.stderr.decode()
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_a_single_sample_encodes_to_a_file_that_decodes_to_one_sample(tmp_path, tiny, rate):
+    sf.write(tmp_path / "one.wav", np.array([0.5], dtype=np.float32), rate)
+    assert invoke("encode", tmp_path / "one.wav", tmp_path / "one.snac", "-m", tiny).exit_code == 0
+    assert invoke("decode", tmp_path / "one.snac", tmp_path / "back.wav").exit_code == 0
+    assert sf.info(tmp_path / "back.wav").frames == 1
+
+
+def test_normalizing_a_pipe_measures_the_whole_input_as_for_the_file(tmp_path, tiny):
+    rate = 16000
+    quiet = np.random.default_rng(0).standard_normal(40 * rate) * 0.001  # 40 s, past any window on its start
+    loud = 0.9 * np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate)
+    sf.write(tmp_path / "in.wav", np.concatenate([quiet, loud]).astype(np.float32), rate, subtype="FLOAT")
+    by_path = snac("encode", tmp_path / "in.wav", tmp_path / "path.snac", "-m", tiny)
+    by_pipe = snac("encode", "-", tmp_path / "pipe.snac", "-m", tiny, stdin=(tmp_path / "in.wav").read_bytes())
+    assert by_path.returncode == by_pipe.returncode == 0
+    from snac_cli.container import read_snac
+
+    gain = read_snac(tmp_path / "path.snac").gain
+    assert gain * 0.9 <= 0.99  # the loud end stays under the 0.99 peak ceiling...
+    assert (tmp_path / "pipe.snac").read_bytes() == (tmp_path / "path.snac").read_bytes()  # ...on a pipe too
+
+
+@pytest.mark.parametrize("normalize", ["none", "loudness"])
+def test_cat_file_into_encode_gives_the_codes_of_the_file(tmp_path, tiny, normalize):
+    import struct
+
+    samples = (np.random.default_rng(3).standard_normal(8001) * 3000).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
+    chunks = b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", 7000) + samples  # short size
+    wav = b"RIFF" + struct.pack("<I", 0) + b"WAVE" + chunks + b"LIST\x04\x00\x00\x00abcd"
+    (tmp_path / "odd.wav").write_bytes(wav)
+    args = ["-m", tiny, "--normalize", normalize]
+    assert snac("encode", tmp_path / "odd.wav", tmp_path / "file.snac", *args).returncode == 0
+    assert snac("encode", "-", tmp_path / "pipe.snac", *args, stdin=wav).returncode == 0
+    assert (tmp_path / "pipe.snac").read_bytes() == (tmp_path / "file.snac").read_bytes()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"tokens": [1, 99999999999999999999999]}\n', "not an integer in"),
+    (b"", "no record"),
+    (b"[1, 2]\n", "not an object with 'tokens'"),
+    (b"null\n", "not an object with 'tokens'"),
+    (b'{"tokens": [1.5, 2]}\n', "token 1.5 is not an integer"),
+    (b'{"tokens": [true]}\n', "token True is not an integer"),
+    (b'{"tokens": [[1, 2], [3]]}\n', "channels of different lengths"),
+    (b"\xff\xfe", "not UTF-8"),
+])  # fmt: skip
+def test_malformed_tokens_are_one_input_error(tmp_path, checkpoint, content, message):
+    (tmp_path / "t.jsonl").write_bytes(content)
+    result = invoke("import", tmp_path / "t.jsonl", tmp_path / "t.snac", "-m", checkpoint("tiny-lm"))
+    assert result.exit_code == InputError.exit_code and message in result.stderr, result.output
+    assert not (tmp_path / "t.snac").exists()
+    (tmp_path / "t.txt").write_bytes(b"<snac_99999999999999999999999>\n")
+    result = invoke("import", tmp_path / "t.txt", tmp_path / "t.snac", "-m", checkpoint("tiny-lm"))
+    assert result.exit_code == InputError.exit_code and "not a '<snac_{}>' token" in result.stderr
+
+
+def test_export_of_stdin_writes_stdout(tmp_path, good_snac):
+    import io
+
+    result = snac("export", "-", "--format", "npz", stdin=good_snac.read_bytes(), cwd=tmp_path)
+    assert result.returncode == 0 and "scale_0" in np.load(io.BytesIO(result.stdout))
+    assert not list(tmp_path.glob("-*"))
+
+
+def test_binary_data_is_never_written_to_a_terminal(tmp_path, good_snac):
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        for args in (["decode", good_snac, "-"], ["cut", good_snac, "-o", "-"], ["export", good_snac, "-o", "-"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "snac_cli", *map(str, args)],
+                stdout=terminal,
+                stderr=subprocess.PIPE,
+                timeout=300,
+            )
+            assert result.returncode == 2, args
+            one_clear_line(result.stderr.decode(), "refusing to write binary data to a terminal")
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+def test_errors_about_a_snac_file_name_it(tmp_path, good_snac):
+    broken = tmp_path / "broken.snac"
+    broken.write_bytes(good_snac.read_bytes()[:-3])
+    for args in (["concat", good_snac, broken, "-o", tmp_path / "j.snac"], ["info", broken], ["export", broken],
+                 ["cut", broken, "-o", tmp_path / "c.snac"], ["decode", broken, tmp_path / "d.wav"]):  # fmt: skip
+        result = invoke(*args)
+        assert result.exit_code == ContainerError.exit_code and f"{broken}: truncated" in result.stderr, args
+    other = forged(good_snac, tmp_path / "other.snac", original_sample_rate=8000, original_length=4000)
+    result = invoke("concat", good_snac, other, "-o", tmp_path / "j.snac")
+    assert f"{other}: cannot join it to {good_snac}" in result.stderr
+
+
+def test_info_shows_untrusted_text_escaped(tmp_path, good_snac):
+    evil = forged(good_snac, tmp_path / "evil.snac", metadata={"a\nModel": "fake\x1b[31mred\r"})
+    text = invoke("info", evil).stdout
+    assert "\x1b" not in text and "\r" not in text
+    assert len([line for line in text.splitlines() if line.startswith("Model:")]) == 1  # no faked line
+    assert "meta:a\\nModel: fake\\x1b[31mred\\r" in text
+
+
+def test_many_channels_mix_down_and_keep_is_refused_past_its_limit(tmp_path, tiny):
+    sf.write(tmp_path / "wide.wav", np.random.default_rng(0).uniform(-0.5, 0.5, (800, 65)).astype(np.float32), 8000)
+    assert invoke("encode", tmp_path / "wide.wav", tmp_path / "mix.snac", "-m", tiny).exit_code == 0
+    assert invoke("decode", tmp_path / "mix.snac", tmp_path / "mix.wav").exit_code == 0
+    assert sf.info(tmp_path / "mix.wav").channels == 65
+    result = invoke("encode", tmp_path / "wide.wav", tmp_path / "keep.snac", "-m", tiny, "--channels", "keep")
+    assert result.exit_code == 2 and "at most 64 channels" in result.stderr
+    mp3 = invoke("decode", tmp_path / "mix.snac", tmp_path / "mix.mp3", "-m", tmp_path / "gone")
+    assert mp3.exit_code == 2 and "MP3 holds at most 2 channels" in mp3.stderr  # before the model loads
+
+
+def test_a_folder_takes_every_format_single_files_take(tmp_path, tiny):
+    for name, fmt in [("a.caf", "CAF"), ("b.au", "AU"), ("c.w64", "W64"), ("d.aifc", "AIFF")]:
+        (tmp_path / "in").mkdir(exist_ok=True)
+        sf.write(tmp_path / "in" / name,
+                 np.zeros(800, dtype=np.float32), 8000, format=fmt)  # fmt: skip
+    assert invoke("encode", tmp_path / "in", tmp_path / "out", "-m", tiny).exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.snac")) == ["a.snac", "b.snac", "c.snac", "d.snac"]
+
+
+def test_meta_that_is_not_utf8_is_a_usage_error(tmp_path, tiny, audio_file):
+    wav = audio_file("in.wav", seconds=0.3)
+    result = subprocess.run(
+        [sys.executable.encode(), b"-m", b"snac_cli", b"encode", bytes(wav), bytes(tmp_path / "o.snac"),
+         b"-m", bytes(tiny), b"--meta", b"k=caf\xe9"], capture_output=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2 and not (tmp_path / "o.snac").exists()
+    one_clear_line(result.stderr.decode(), "is not UTF-8 text")
+
+
+def test_ray_without_a_cluster_is_one_usage_error(tmp_path, tiny, audio_file):
+    audio_file("in.wav", seconds=0.3)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "snac_cli", "encode", str(tmp_path), str(tmp_path / "out"), "-m", str(tiny),
+         "--ray=auto"], capture_output=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    one_clear_line(result.stderr.decode(), "--ray=auto found no Ray cluster")

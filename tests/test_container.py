@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 from snac_cli.container import (
     SnacFile,
+    SnacHeader,
     SnacReader,
     SnacWriter,
+    check_metadata,
     encode_header,
     pack_codes,
     read_snac,
@@ -192,3 +194,20 @@ def test_info_and_the_container_do_not_need_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert re.search(r"^Checksums:\s+ok$", result.stdout, re.MULTILINE), result.stdout
+
+
+@pytest.mark.parametrize(
+    "metadata, message",
+    [
+        ({f"k{i}": "v" for i in range(257)}, "at most 256"),
+        ({"k": "v" * 4097}, "over 4,096"),
+        ({"k": "caf\udce9"}, "not UTF-8"),
+        ({f"k{i}": "v" * 4000 for i in range(13)}, "in all"),
+    ],
+)
+def test_metadata_past_the_formats_limits_is_refused_before_writing(metadata, message):
+    with pytest.raises(ValueError, match=message):
+        check_metadata(metadata)
+    header = SnacHeader("m", "0123abcd", 24000, 24000, 1, 1, 4096, (4, 2, 1), metadata=metadata)
+    with pytest.raises(ContainerError, match=message):
+        encode_header(header)

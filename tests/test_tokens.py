@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snac_cli.tokens import format_text, frame_order, from_tokens, parse_text, to_tokens
+from snac_cli.tokens import check_template, format_text, frame_order, from_tokens, parse_text, to_tokens
 
 
 def test_the_24khz_order_is_orpheus_order():
@@ -61,3 +61,17 @@ def test_text_tokens_round_trip():
     assert parse_text("<snac_1> <snac_2>\n").tolist() == [1, 2]
     with pytest.raises(ValueError):
         parse_text("<snac_1><other_2>")
+
+
+@pytest.mark.parametrize("template", ["abc", "{0}{1}", "{x}", "{}{}", "{}", "< {}>", "<{}1>", "{{}}<{}>", "<{:d}>"])
+def test_a_template_must_read_back_unambiguously(template):
+    with pytest.raises(ValueError, match="template"):
+        check_template(template)
+
+
+def test_a_base_that_would_overflow_64_bits_is_refused():
+    one_frame = [np.zeros(n, dtype=np.int64) for n in (1, 2, 4)]
+    with pytest.raises(ValueError, match="base"):
+        to_tokens(one_frame, (4, 2, 1), 4096, "position", 2**63 - 10)
+    with pytest.raises(ValueError, match="base"):
+        to_tokens(one_frame, (4, 2, 1), 4096, "none", -1)

@@ -1,0 +1,161 @@
+"""How snac ends: every failure is one line with a documented exit code; usage is checked before any work;
+signals clean up; help reads as written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from snac_cli.cli import app
+from snac_cli.reporting import INTERNAL_ERROR, TERMINATED
+
+runner = CliRunner()
+COMMANDS = ["encode", "decode", "roundtrip", "info", "export", "import", "cut", "concat"]
+
+
+def snac(*args, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snac_cli", *map(str, args)], capture_output=True, timeout=timeout)
+
+
+def one_line(stderr: str, start: str = "snac: error: ") -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith(start), lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def inputs(tmp_path, tiny, audio_file):
+    """A short clip, its .snac file, and a model folder that does not exist (loading it would fail with 4)."""
+    wav = audio_file("in.wav", seconds=0.4)
+    code = tmp_path / "in.snac"
+    assert runner.invoke(app, ["encode", str(wav), str(code), "-m", str(tiny)]).exit_code == 0
+    return {"WAV": str(wav), "SNAC": str(code), "GONE": str(tmp_path / "no-model"), "OUT": str(tmp_path / "o")}
+
+
+USAGE_ERRORS = [
+    ["decode", "SNAC", "-x"],  # an unknown option
+    ["encode", "WAV", "OUT.snac", "--normalize", "bogus"],  # an unknown choice
+    ["encode"],  # a missing argument
+    ["encode", "WAV", "OUT.snac", "--jobs", "abc"],
+    *[["encode", "WAV", "OUT.snac", "--chunk-seconds", v, "-m", "GONE"] for v in ("inf", "nan", "-inf", "0", "1e400")],
+    *[["encode", "WAV", "OUT", "--batch-seconds", v, "-m", "GONE"] for v in ("inf", "nan", "-1")],
+    ["encode", "WAV", "OUT", "--jobs", "100000"],
+    *[["cut", "SNAC", "-o", "OUT.snac", f"--{which}", v] for which in ("start", "end") for v in ("nan", "inf", "-1")],
+    *[["decode", "SNAC", "OUT.wav", "--seed", v] for v in ("-1", "1e20", str(2**64))],
+    *[["decode", "SNAC", "OUT.wav", "--sample-rate", v] for v in ("0", "-8000", "nan", "999999999")],
+    *[["export", "SNAC", "--base", v] for v in ("-1", "1e20", str(2**63 - 1))],
+    *[
+        ["export", "SNAC", "--format", "tokens", "--template", t]
+        for t in ("abc", "{0}{1}", "{x}", "{}{}", "{}", "< {}>")
+    ],
+    *[["import", "SNAC", "OUT.snac", "--template", t] for t in ("abc", "{}{}")],
+    ["encode", "WAV", "OUT.snac", "--meta", "novalue"],
+    ["encode", "WAV", "OUT.snac", "--meta", "k=" + "v" * 5000, "-m", "GONE"],
+    ["encode", "WAV", "OUT.snac", "-m", "GONE", *[a for i in range(257) for a in ("--meta", f"k{i}=v")]],
+    ["encode", "WAV", "OUT.snac", "--meta", "snac.source=1:2:3"],
+    # Output checks come before the model loads (GONE would be a model error, exit 4):
+    ["decode", "SNAC", "OUT.xyz", "-m", "GONE"],
+    ["decode", "SNAC", "OUT.flac", "--subtype", "FLOAT", "-m", "GONE"],
+    ["decode", "SNAC", "OUT.flac", "--sample-rate", "768000", "-m", "GONE"],
+    ["decode", "SNAC", "OUT.ogg", "--sample-rate", "768000", "-m", "GONE"],  # libvorbis would crash
+    ["decode", "SNAC", "OUT.mp3", "--sample-rate", "96000", "-m", "GONE"],
+    ["roundtrip", "WAV", "-o", "OUT.xyz", "-m", "GONE"],
+]
+
+
+@pytest.mark.parametrize("args", USAGE_ERRORS, ids=lambda args: " ".join(args)[:60])
+def test_every_usage_error_is_one_line_and_exit_2_before_any_work(inputs, args):
+    result = runner.invoke(app, [inputs.get(a, a) if a in inputs else a.replace("OUT", inputs["OUT"]) for a in args])
+    assert result.exit_code == 2, result.output
+    one_line(result.stderr)
+    assert not list(Path(inputs["OUT"]).parent.glob("o*")) and not list(Path(inputs["OUT"]).parent.glob(".*part"))
+
+
+def test_a_folder_decode_checks_its_format_before_any_file(tmp_path, inputs):
+    result = runner.invoke(app, ["decode", str(Path(inputs["SNAC"]).parent), str(tmp_path / "d"), "--format", "xyz"])
+    assert result.exit_code == 2 and "unknown output format" in one_line(result.stderr)
+    assert not (tmp_path / "d" / "manifest.jsonl").exists()
+
+
+def test_an_unexpected_exception_is_one_line_naming_itself_with_its_own_code(inputs, monkeypatch):
+    import snac_cli.codec
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the kernel fell over")
+
+    monkeypatch.setattr(snac_cli.codec, "load_model", broken)
+    result = runner.invoke(app, ["encode", inputs["WAV"], inputs["OUT"] + ".snac"])
+    assert result.exit_code == INTERNAL_ERROR
+    line = one_line(result.stderr, "snac: internal error: RuntimeError: the kernel fell over")
+    assert "report" in line and "--debug" in line
+    debug = runner.invoke(app, ["--debug", "encode", inputs["WAV"], inputs["OUT"] + ".snac"])
+    assert debug.exit_code == INTERNAL_ERROR and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    "sig, code, word", [(signal.SIGTERM, TERMINATED, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_signal_mid_encode_removes_the_partial_file(tmp_path, tiny, audio_file, sig, code, word):
+    wav = audio_file("long.wav", rate=16000, seconds=120)
+    out = tmp_path / "long.snac"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "snac_cli", "encode", str(wav), str(out), "-m", str(tiny), "--normalize", "none"],
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".long.snac.*.part")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(tmp_path.glob(".long.snac.*.part")), "the encode never started writing"
+    child.send_signal(sig)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == code
+    assert one_line(stderr.decode(), "snac: ") == f"snac: {word}"
+    assert not out.exists() and not list(tmp_path.glob(".*.part"))
+
+
+def test_a_closed_output_pipe_ends_snac_quietly(tmp_path, inputs):
+    shell = f"{sys.executable} -m snac_cli decode {inputs['SNAC']} - --sample-rate 192000 | head -c 100 > /dev/null"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, timeout=300)
+    assert result.returncode in (0, 141) and result.stderr == b"", result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_reads_as_written(command):
+    text = runner.invoke(app, [command, "--help"]).stdout
+    for unwanted in ("<bool>", "<str>", "{", "╭", "Value error"):
+        if unwanted == "{" and command in ("export", "import"):
+            text = text.replace("{} for its number", "").replace("<snac_{}>", "")
+        assert unwanted not in text, f"{unwanted!r} in {command} --help"
+    assert "[default:" in text or command in ("info", "concat")
+
+
+def test_help_keeps_its_bracketed_text():
+    text = " ".join(runner.invoke(app, ["encode", "--help"]).stdout.split())
+    assert "snac-cli[ray]" in text and "[default: OUTPUT/manifest.jsonl]" in text
+    assert "[default: one chunk's worth]" in text and "[default: 5 encode" in text
+
+
+def test_unreadable_inputs_are_input_errors_named_so(tmp_path, inputs, monkeypatch):
+    import snac_cli.cli
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(snac_cli.cli, "open", denied, raising=False)  # what binary_input opens
+    commands = [["info", "SNAC"], ["decode", "SNAC", "OUT.wav"], ["cut", "SNAC", "-o", "OUT.snac"], ["export", "SNAC"],
+                ["concat", "SNAC", "SNAC", "-o", "OUT.snac"], ["import", "SNAC", "OUT.snac"]]  # fmt: skip
+    for args in commands:
+        result = runner.invoke(app, [inputs.get(a, a.replace("OUT", inputs["OUT"])) for a in args])
+        assert result.exit_code == 3, (args, result.output)
+        assert "cannot read it (Permission denied)" in one_line(result.stderr)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # as root, chmod 000 would not stop a read
+    result = runner.invoke(app, ["encode", inputs["WAV"], inputs["OUT"] + ".snac"])
+    assert result.exit_code == 3 and "cannot read it (permission denied)" in one_line(result.stderr)
