@@ -83,3 +83,15 @@ def test_snac_encoder_takes_batches_of_rows_and_keeps_their_columns(local_ray, t
         snac = read_snac(bytes(out[name]["snac"]))
         assert out[name]["error"] == "" and out[name]["seconds"] == snac.original_length / 16000
         assert [np.asarray(out[name][f"codes_{i}"]).shape for i in range(3)] == [c.shape for c in snac.codes]
+
+
+def test_a_ray_client_address_without_ray_client_is_one_usage_error(monkeypatch):
+    import importlib.util
+
+    from snac_cli.distributed import connect
+    from snac_cli.errors import UsageError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else real(name, *a))
+    with pytest.raises(UsageError, match="needs Ray Client: pip install 'snac-cli\\[ray\\]'"):
+        connect(object(), "ray://head:10001")

@@ -49,3 +49,10 @@ def test_peak_and_none_gains():
     assert measure_gain([x], 16000, 1, "peak") * np.abs(x).max() == pytest.approx(10 ** (-1 / 20))
     assert measure_gain([x], 16000, 1, "none") == 1.0
     assert measure_gain([np.zeros((1, 100))], 16000, 1, "peak") == 1.0
+
+
+@pytest.mark.parametrize("mode", ["peak", "loudness"])
+@pytest.mark.parametrize("level", [1e-40, 1e-30, 1e-12])
+def test_near_silence_gets_a_finite_gain_of_at_most_60_db(mode, level):
+    gain = measure_gain([np.full((1, 48000), level, dtype=np.float32)], 48000, 1, mode)
+    assert math.isfinite(gain) and 0 < gain <= 1000.0 and np.isfinite(np.float32(gain))
