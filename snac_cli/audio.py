@@ -21,7 +21,7 @@ from .files import atomic_output
 from .wav import UnsupportedWav, WavStreamReader, is_wav, wav_header, wav_samples
 
 BLOCK = 1 << 16  # frames per block read or written
-SNAC_TAG = "snac"  # the comment tag of every audio file snac writes: folder runs overwrite only these
+SNAC_TAG = "snac-cli"  # the comment tag of every audio file snac writes: folder runs overwrite only these
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
 
 

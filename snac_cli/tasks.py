@@ -201,9 +201,9 @@ class DecodeTask:
         if not os.path.lexists(job.target):
             return None
         comment = comment_of(job.target)
-        if comment is None or comment.split(" ")[0] != SNAC_TAG:
+        if comment is None or not (comment == SNAC_TAG or comment.startswith(f"{SNAC_TAG} source=")):
             return refused(job)
-        if comment != f"{SNAC_TAG} {current_stamp(job, self.settings())}":
+        if comment != f"{SNAC_TAG} source={current_stamp(job, self.settings())}":
             return None
         seconds = whole_duration(job.target)
         return None if seconds is None else Record(str(job.source), str(job.target), "skipped", seconds=seconds)
@@ -222,7 +222,7 @@ class DecodeTask:
             return cached_model(self.model or name, self.device, self.precision, self.threads)
 
         try:
-            comment = f"{SNAC_TAG} {current_stamp(job, self.settings())}"  # before reading: a change redoes
+            comment = f"{SNAC_TAG} source={current_stamp(job, self.settings())}"  # before reading: a change redoes
             job.target.parent.mkdir(parents=True, exist_ok=True)
             with open(job.source, "rb") as stream:
                 seconds = decode_file(

@@ -215,3 +215,22 @@ def test_streamed_wav_output_reads_back(subtype):
     got, rate = sf.read(buffer, dtype="float32", always_2d=True)
     assert rate == 16000 and got.shape == (5000, 2)
     np.testing.assert_allclose(got.T, x, atol=2 / 2**15)
+
+
+@pytest.mark.parametrize("extension", ["wav", "flac", "ogg", "mp3", "aiff"])
+def test_what_the_format_check_lets_through_is_written_and_what_it_refuses_it_refuses_first(tmp_path, extension):
+    from snac_cli.audio import FORMAT_LIMITS, FORMATS, MP3_RATES, check_output_format
+
+    lowest, highest, most = FORMAT_LIMITS[FORMATS[extension]]
+    rates = {lowest, highest, highest + 1, 44100, 96000, 768000, *MP3_RATES}
+    for rate, channels in [(r, 1) for r in sorted(rates)] + [(44100, most), (44100, most + 1)]:
+        path = tmp_path / f"r{rate}c{channels}.{extension}"
+        try:
+            check_output_format(str(path), None, rate, channels)
+        except UsageError:
+            outside = rate > highest or rate < lowest or channels > most
+            assert outside or (extension == "mp3" and rate not in MP3_RATES), (rate, channels)
+            continue
+        frames = max(1, rate // 100)
+        write_stream(path, [np.zeros((channels, frames), dtype=np.float32)], rate, channels)
+        assert sf.info(path).samplerate == rate and sf.info(path).channels == channels
