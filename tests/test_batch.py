@@ -171,13 +171,17 @@ def test_a_live_runs_partial_files_are_never_swept(tmp_path, tiny, corpus):
 
 def test_two_runs_into_one_output_folder_both_finish(tmp_path, tiny):
     root, out = tmp_path / "in", tmp_path / "out"
-    for i in range(3):
-        write_clip(root / f"c{i}.wav", 5.5, seed=i)  # long clips: one file at a time, partial files live a while
+    for i in range(4):
+        write_clip(root / f"c{i}.wav", 40.0, seed=i)  # long clips: one file at a time, partial files live a while
     command = [sys.executable, "-m", "snac_cli", "encode", str(root), str(out), "-m", str(tiny), "-q"]
-    runs = [subprocess.Popen(command, stderr=subprocess.PIPE) for _ in range(2)]
+    first = subprocess.Popen(command, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".*.part")) and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    runs = [first, subprocess.Popen(command, stderr=subprocess.PIPE)]  # its start sweeps while the first writes
     for run in runs:
         assert run.wait(timeout=300) == 0, run.stderr.read() if run.stderr else ""
-    assert sorted(p.name for p in out.glob("*.snac")) == ["c0.snac", "c1.snac", "c2.snac"]
+    assert sorted(p.name for p in out.glob("*.snac")) == ["c0.snac", "c1.snac", "c2.snac", "c3.snac"]
     assert not list(out.glob(".*.part"))
 
 
