@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
+
+from .biquad import Biquad
 
 # K-weighting as pyloudnorm designs it at any rate: RBJ-cookbook biquads, a +4 dB high shelf at 1500 Hz
 # (Q = 1/sqrt 2) then a high pass at 38 Hz (Q = 0.5).
@@ -42,7 +43,7 @@ class LoudnessMeter:
     """Feed audio (channels, n) with `add`, in any block sizes; `loudness()` gives LUFS (-inf for silence)."""
 
     def __init__(self, rate: int, channels: int):
-        self.filters = k_weighting(rate)
+        self.filters = [Biquad(b, a) for b, a in k_weighting(rate)]
         self.state: list[np.ndarray] | None = None
         self.step = max(1, round(STEP_SECONDS * rate))
         self.steps_per_block = round(BLOCK_SECONDS / STEP_SECONDS)
@@ -55,8 +56,8 @@ class LoudnessMeter:
         x = block.astype(np.float64)
         if self.state is None:  # start the filters at rest
             self.state = [np.zeros((x.shape[0], 2)) for _ in self.filters]
-        for i, (b, a) in enumerate(self.filters):
-            x, self.state[i] = lfilter(b, a, x, axis=1, zi=self.state[i])
+        for i, biquad in enumerate(self.filters):
+            x, self.state[i] = biquad(x, self.state[i])
         squares = x**2
         pos = 0
         while pos < squares.shape[1]:
