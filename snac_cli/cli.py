@@ -25,6 +25,7 @@ from .reporting import ReportingGroup
 if TYPE_CHECKING:
     from .container import SnacFile
 
+
 class PlainCommand(typer.core.TyperCommand):
     """A command whose help reads as written: `INPUT [OUTPUT]` in the usage line (Typer writes `{INPUT}`) and
     argument names without Typer's `<str>`."""
