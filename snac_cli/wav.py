@@ -50,8 +50,8 @@ class WavStreamReader:
         while True:
             chunk_id, size = struct.unpack("<4sI", self._read(8))
             if chunk_id in (b"fmt ", b"ds64"):
-                if size > MAX_FMT_CHUNK:
-                    raise AudioError(f"{name}: corrupted WAV header")
+                if size > MAX_FMT_CHUNK:  # libsndfile judges what this reader will not hold in memory
+                    raise UnsupportedWav(f"{name}: a WAV header chunk of {size:,} bytes")
                 body = self._read(size + size % 2)
                 if chunk_id == b"fmt ":
                     fmt = body
@@ -61,8 +61,8 @@ class WavStreamReader:
                 break
             else:
                 self._skip(size + size % 2)
-        if fmt is None or len(fmt) < 16:
-            raise AudioError(f"{name}: WAV stream without a format chunk before its data")
+        if fmt is None or len(fmt) < 16:  # libsndfile may still find one after the data
+            raise UnsupportedWav(f"{name}: WAV stream without a format chunk before its data")
         tag, self.channels, self.sample_rate, _, block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
         if tag == EXTENSIBLE:
             tag = struct.unpack("<H", fmt[24:26])[0] if len(fmt) >= 40 and fmt[26:40] == GUID_TAIL else -1
