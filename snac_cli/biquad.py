@@ -30,6 +30,7 @@ class Biquad:
         for _ in range(BLOCK):
             powers.append(self.A @ powers[-1])
         self.powers = np.stack(powers)  # (BLOCK + 1, 2, 2): A^0 .. A^BLOCK
+        self.block = self.responses(BLOCK)  # every call's whole blocks use these
 
     def responses(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For a block of n <= BLOCK samples: T (n, n) the zero-state response, O (n, 2) the response to the
@@ -47,7 +48,7 @@ class Biquad:
         whole = total - total % BLOCK
         y = np.empty_like(x, dtype=np.float64)
         if whole:
-            T, observed, G = self.responses(BLOCK)
+            T, observed, G = self.block
             blocks = x[:, :whole].reshape(channels, -1, BLOCK)  # (C, nb, L)
             ends = blocks @ G.T  # (C, nb, 2): each block's end state from a zero start
             starts = self.carry(z, ends)  # (C, nb + 1, 2): the state at each block's start, then the end
@@ -57,7 +58,7 @@ class Biquad:
             T, observed, G = self.responses(rest)
             tail = x[:, whole:]
             y[:, whole:] = tail @ T.T + z @ observed.T
-            z = z @ np.linalg.matrix_power(self.A, rest).T + tail @ G.T
+            z = z @ self.powers[rest].T + tail @ G.T  # A^rest, rest < BLOCK
         return y, z
 
     def carry(self, z: np.ndarray, ends: np.ndarray) -> np.ndarray:
