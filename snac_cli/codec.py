@@ -13,7 +13,6 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -32,6 +31,7 @@ from .inference import (
     resolve_device,
 )
 from .model import SNAC
+from .naming import model_id  # noqa: F401 - part of the library API: codec.model_id
 from .normalize import measure_gain
 
 # progress_bar(description, seconds or None, model rate) opens a display and yields its callback (or None).
@@ -52,12 +52,6 @@ def load_model(name: str, device: str = "auto", precision: str = "fp32") -> SNAC
     if precision == "fp16" and target.type != "cuda":
         raise UsageError("fp16 runs on CUDA only; use fp32 or bf16 on the CPU")
     return SNAC.from_pretrained(name).to(device=target, dtype=PRECISIONS[precision])
-
-
-def model_id(name: str) -> str:
-    """How a file names its model: short names and repo ids as given, local folders as absolute paths."""
-    path = Path(name).expanduser()
-    return str(path.resolve()) if path.is_dir() else name
 
 
 @dataclass

@@ -113,8 +113,8 @@ def import_tokens(tokens: np.ndarray, header: SnacHeader, hop_length: int, offse
 
 def header_for(model_name: str, channels: int) -> tuple[SnacHeader, int]:
     """The header a file made by `model_name` would have (at the model's rate), and the model's hop."""
-    from .codec import model_id
     from .model.pretrained import find_checkpoint, read_config
+    from .naming import model_id
 
     config = read_config(find_checkpoint(model_name)[0])
     header = SnacHeader(

@@ -102,7 +102,7 @@ class EncodeTask:
 
     def settings(self) -> dict[str, object]:
         """What changes the codes, and so the stamp (the device and chunking do not)."""
-        from .codec import model_id
+        from .naming import model_id
 
         return {"model": model_id(self.model), "precision": self.precision, "channels": self.channels,
                 "normalize": self.normalize, "metadata": self.metadata}  # fmt: skip
@@ -133,9 +133,10 @@ class EncodeTask:
 
     def encode(self, unit: list[Job]) -> list[Record]:
         from .audio import AudioReader
-        from .codec import encode, encode_clips, model_id
+        from .codec import encode, encode_clips
         from .container import read_snac, write_snac
         from .files import atomic_output
+        from .naming import model_id
 
         model = cached_model(self.model, self.device, self.precision, self.threads)
         name = model_id(self.model)
@@ -187,7 +188,7 @@ class DecodeTask:
 
     def settings(self) -> dict[str, object]:
         """What changes the audio, and so the stamp."""
-        from .codec import model_id
+        from .naming import model_id
 
         model = model_id(self.model) if self.model else None
         return {"model": model, "precision": self.precision, "sample_rate": self.sample_rate,

@@ -17,13 +17,12 @@ CLI = {"snac_cli.cli", "snac_cli.reporting", "snac_cli.__main__"}
 AUDIO = {"snac_cli.audio", "snac_cli.wav", "snac_cli.loudness", "snac_cli.normalize", "snac_cli.biquad",
          "snac_cli.metrics"}  # fmt: skip
 FORMAT = {"snac_cli.container", "snac_cli.tokens", "snac_cli.describe", "snac_cli.edit", "snac_cli.export"}
-LEAVES = {"snac_cli.errors", "snac_cli.files", "snac_cli", "snac_cli.allocator"}  # shared by every layer
+LEAVES = {"snac_cli.errors", "snac_cli.files", "snac_cli", "snac_cli.allocator", "snac_cli.naming"}  # any layer's
 HEAVY = ("torch", "einops", "safetensors", "huggingface_hub", "ray")
 KNOWN = {
     ("snac_cli.model.pretrained", "snac_cli.errors"),  # the model's errors carry the CLI's exit code
     ("snac_cli.edit", "snac_cli.model.pretrained"),  # cut/concat read the hop length from the model's config
     ("snac_cli.export", "snac_cli.model.pretrained"),  # import builds a header from the model's config
-    ("snac_cli.export", "snac_cli.codec"),  # ... and names the model as encode does
 }
 
 
