@@ -207,6 +207,11 @@ def binary_stdout() -> BinaryIO:
     return sys.stdout.buffer
 
 
+def binary_output(path: str) -> str | BinaryIO:
+    """An output as the writers take it: the path, or stdout for `-`."""
+    return binary_stdout() if path == "-" else path
+
+
 @contextlib.contextmanager
 def named(name: str) -> Iterator[None]:
     """Errors about a .snac file's contents name the file (the format's own messages cannot)."""
@@ -529,7 +534,7 @@ def decode(
     with binary_input(input) as stream, named(input):
         decode_file(
             stream,
-            binary_stdout() if output == "-" else output,
+            binary_output(output),
             lambda name: load_model(model or name, device, precision.value),
             rate_choice, sample_format, seed, chunk_seconds,
             lambda description, seconds, rate: progress_bar(description, seconds, rate, quiet),
@@ -682,7 +687,7 @@ def import_codes(
     from .export import header_for, import_tokens, read_tokens
 
     check_output(output, force, input)
-    target = binary_stdout() if output == "-" else output
+    target = binary_output(output)
     with binary_input(input) as stream:
         data = stream.read()
     try:
@@ -720,7 +725,7 @@ def cut(
     from .edit import cut, frame_samples
 
     check_output(output, force, input)
-    target = binary_stdout() if output == "-" else output
+    target = binary_output(output)
     snac = read_snac_input(input)
     write_snac(target, cut(snac, start, end, frame_samples(snac)))
 
@@ -739,7 +744,7 @@ def concat(
     from .edit import concat, frame_samples
 
     check_output(output, force, *inputs)
-    target = binary_stdout() if output == "-" else output
+    target = binary_output(output)
     files = [read_snac_input(name) for name in inputs]
     joined, gains_differ = concat(files, frame_samples(files[0]), names=inputs)
     if gains_differ:
