@@ -62,7 +62,7 @@ def main() -> None:
         per_file = loop / args.loop * len(clips)
         single = snac("encode", str(folder), str(Path(tmp) / "single"), "-m", model, "--batch-seconds", "0")
         batched = snac("encode", str(folder), str(Path(tmp) / "batched"), "-m", model)
-        from snac_cli.container import read_snac
+        from snac_cli.format.container import read_snac
 
         same = count = 0
         for c in clips:

@@ -35,7 +35,7 @@ IMPLEMENTATIONS = ("reference", "reference+alloc", "ours")
 def worker(impl: str, folder: str, op: str, seconds: float, repeats: int, codes_file: str) -> None:
     """Time one implementation and operation in this process; print the times as JSON."""
     if impl != "reference":
-        from snac_cli.allocator import tune_allocator
+        from snac_cli.engine.allocator import tune_allocator
 
         tune_allocator()
     import torch
@@ -45,7 +45,7 @@ def worker(impl: str, folder: str, op: str, seconds: float, repeats: int, codes_
 
     if impl == "ours":
         from snac_cli import SNAC
-        from snac_cli.inference import decode_stream, encode_stream
+        from snac_cli.engine.streaming import decode_stream, encode_stream
 
         model = SNAC.from_pretrained(folder)
         rate = model.sampling_rate

@@ -13,9 +13,9 @@ import argparse
 import numpy as np
 import ray
 
-from snac_cli.container import read_snac
-from snac_cli.distributed import SnacEncoder
-from snac_cli.tokens import to_tokens
+from snac_cli.batch.ray_data import SnacEncoder
+from snac_cli.format.container import read_snac
+from snac_cli.format.tokens import to_tokens
 
 
 def add_tokens(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

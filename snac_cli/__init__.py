@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .model import SNAC, CheckpointError, ModelNotFoundError, SNACConfig
+    from snac_cli.model import SNAC, CheckpointError, ModelNotFoundError, SNACConfig
 
 _LAZY = {"SNAC", "SNACConfig", "CheckpointError", "ModelNotFoundError"}
 
@@ -19,7 +19,7 @@ __all__ = ["SNAC", "CheckpointError", "ModelNotFoundError", "SNACConfig", "__ver
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import model
+        from snac_cli import model
 
         return getattr(model, name)
     raise AttributeError(f"module 'snac_cli' has no attribute {name!r}")

@@ -9,14 +9,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import OutputError
+from snac_cli.errors import OutputError
 
 PART = ".part"
 
 
 @contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """A binary file that replaces `path` only when the block completes; on any error it vanishes."""
+def atomic_output(target: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file that replaces `target` only when the block completes; on any error it vanishes."""
+    path = Path(target)
     directory = path.parent
     try:  # the owner's pid in the name: a sweep leaves the partial files of live runs alone
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=PART, dir=directory)

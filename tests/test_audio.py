@@ -11,9 +11,11 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snac_cli.audio import AudioReader, resample_stream, write_stream
+from snac_cli.audio.reader import AudioReader
+from snac_cli.audio.resample import resample_stream
+from snac_cli.audio.wav import wav_header, wav_samples
+from snac_cli.audio.writer import write_stream
 from snac_cli.errors import AudioError, UsageError
-from snac_cli.wav import wav_header, wav_samples
 
 
 class Pipe(io.RawIOBase):
@@ -40,7 +42,7 @@ def test_a_wav_pipe_reads_like_the_file(tmp_path, audio_file, subtype):
     path = audio_file("x.wav", rate=22050, channels=2, seconds=0.5, subtype=subtype)
     expected, _ = sf.read(path, dtype="float32", always_2d=True)
     with AudioReader(Pipe(path.read_bytes()), name="stdin") as reader:
-        assert (reader.sample_rate, reader.channels, reader.frames) == (22050, 2, expected.shape[0])
+        assert (reader.sample_rate, reader.channels, reader.length) == (22050, 2, expected.shape[0])
         got = reader.read().samples
     np.testing.assert_allclose(got, expected.T, atol=1e-7)
 
@@ -51,7 +53,7 @@ def test_a_wav_pipe_whose_header_does_not_know_its_length_reads_to_the_end(size_
     header = bytearray(wav_header(2, 16000, "PCM_16", None))
     header[40:44] = size_field.to_bytes(4, "little")
     with AudioReader(Pipe(bytes(header) + wav_samples(samples, "PCM_16")), name="stdin") as reader:
-        assert reader.frames is None
+        assert reader.length is None
         got = reader.read().samples
     assert got.shape == (2, 12345)
     np.testing.assert_allclose(got, samples, atol=1 / 32000)
@@ -145,7 +147,7 @@ def test_other_formats_read_from_a_pipe_too(audio_file, name):
     path = audio_file(name, rate=16000, seconds=0.3)
     with AudioReader(Pipe(path.read_bytes()), name="stdin") as reader:
         assert reader.sample_rate == 16000
-        assert abs(reader.read().frames - 4800) <= 1
+        assert abs(reader.read().length - 4800) <= 1
 
 
 def test_bad_inputs_are_one_clear_error(tmp_path):
@@ -213,7 +215,7 @@ def test_a_failure_while_writing_keeps_the_existing_file(tmp_path):
 def test_streamed_wav_output_reads_back(subtype):
     x = np.random.default_rng(3).uniform(-1, 1, (2, 5000)).astype(np.float32)
     buffer = io.BytesIO()
-    write_stream(buffer, [x[:, :100], x[:, 100:]], 16000, 2, subtype, frames=5000)
+    write_stream(buffer, [x[:, :100], x[:, 100:]], 16000, 2, subtype, length=5000)
     buffer.seek(0)
     got, rate = sf.read(buffer, dtype="float32", always_2d=True)
     assert rate == 16000 and got.shape == (5000, 2)
@@ -222,7 +224,7 @@ def test_streamed_wav_output_reads_back(subtype):
 
 @pytest.mark.parametrize("extension", ["wav", "flac", "ogg", "mp3", "aiff"])
 def test_what_the_format_check_lets_through_is_written_and_what_it_refuses_it_refuses_first(tmp_path, extension):
-    from snac_cli.audio import FORMAT_LIMITS, FORMATS, MP3_RATES, check_output_format
+    from snac_cli.audio.writer import FORMAT_LIMITS, FORMATS, MP3_RATES, check_output_format
 
     lowest, highest, most = FORMAT_LIMITS[FORMATS[extension]]
     rates = {lowest, highest, highest + 1, 44100, 96000, 768000, *MP3_RATES}

@@ -16,12 +16,13 @@ import soundfile as sf
 from signals import music_like, speech_like
 from typer.testing import CliRunner
 
-from snac_cli.batch import Job, Record, plan, read_list, relative_target, run_pool
+from snac_cli.batch.plan import Job, Record, plan, read_list, relative_target
+from snac_cli.batch.runner import run_pool
+from snac_cli.batch.tasks import groups_of
 from snac_cli.cli import app
-from snac_cli.container import read_snac
 from snac_cli.errors import InputError, OutputError
 from snac_cli.files import partial_of
-from snac_cli.tasks import units_of
+from snac_cli.format.container import read_snac
 
 runner = CliRunner()
 
@@ -198,22 +199,20 @@ def test_files_that_are_not_regular_are_ignored_and_the_output_tree_is_never_inp
 
 
 def test_any_failure_of_one_file_is_recorded_and_the_run_goes_on(tmp_path, tiny, monkeypatch):
-    import snac_cli.audio
-    import snac_cli.codec
+    import snac_cli.codec.encoding
 
     root, out = tmp_path / "in", tmp_path / "out"
     for name in ["a.wav", "b.wav", "c.wav"]:
         write_clip(root / name, 0.4)
     write_clip(root / "long.wav", 6.0)
-    reader = snac_cli.codec.AudioReader
+    reader = snac_cli.codec.encoding.AudioReader
 
     def failing(source, *args, **kwargs):
         if Path(source).name in ("b.wav", "long.wav"):
             raise RuntimeError("libsndfile lost its way")
         return reader(source, *args, **kwargs)
 
-    monkeypatch.setattr(snac_cli.codec, "AudioReader", failing)  # batched short clips
-    monkeypatch.setattr(snac_cli.audio, "AudioReader", failing)  # long files, streamed
+    monkeypatch.setattr(snac_cli.codec.encoding, "AudioReader", failing)  # batched short clips and streamed files
     result = invoke("encode", root, out, "-m", tiny)
     assert result.exit_code == InputError.exit_code and "Traceback" not in result.output
     records = manifest(out / "manifest.jsonl")
@@ -221,16 +220,16 @@ def test_any_failure_of_one_file_is_recorded_and_the_run_goes_on(tmp_path, tiny,
     assert records["b.wav"]["error"] == records["long.wav"]["error"] == "RuntimeError: libsndfile lost its way"
 
 
-def die_on(unit: list[Job]) -> list[Record]:
-    """A unit of work whose worker process dies outright (as when the kernel kills it for memory)."""
-    if unit[0].source.name == "die":
+def die_on(group: list[Job]) -> list[Record]:
+    """A group of jobs whose worker process dies outright (as when the kernel kills it for memory)."""
+    if group[0].source.name == "die":
         os._exit(9)
-    return [Record(str(job.source), str(job.target), "ok") for job in unit]
+    return [Record(str(job.source), str(job.target), "ok") for job in group]
 
 
 def test_a_worker_process_that_dies_fails_its_files_not_the_run():
-    units = [[Job(Path(name), Path(name + ".out"))] for name in ["a", "die", "b"]]
-    records = [record for done in run_pool(units, die_on, jobs=2) for record in done]  # does not raise
+    groups = [[Job(Path(name), Path(name + ".out"))] for name in ["a", "die", "b"]]
+    records = [record for done in run_pool(groups, die_on, jobs=2) for record in done]  # does not raise
     assert sorted(r.input for r in records) == ["a", "b", "die"]  # every file has its record...
     assert [r.status for r in records if r.input == "die"] == ["failed"]  # ...the lost one failed
     assert {r.status for r in records} <= {"ok", "failed"}  # (files queued behind it fail with the pool)
@@ -330,7 +329,7 @@ def test_two_inputs_that_would_write_one_output_are_refused(tmp_path):
 
 def test_short_clips_are_grouped_by_length_and_long_ones_go_alone():
     jobs = [Job(Path(f"{i}.wav"), Path(f"{i}.snac")) for i in range(5)]
-    units = units_of(jobs, [3.0, 30.0, 1.0, None, 2.0])
+    units = groups_of(jobs, [3.0, 30.0, 1.0, None, 2.0])
     assert [[j.source.name for j in unit] for unit in units] == [["1.wav"], ["3.wav"], ["2.wav", "4.wav", "0.wav"]]
 
 

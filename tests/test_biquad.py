@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from snac_cli.biquad import BLOCK, Biquad
-from snac_cli.loudness import k_weighting
+from snac_cli.audio.biquad import BLOCK, Biquad
+from snac_cli.audio.loudness import k_weighting
 
 
 @pytest.mark.parametrize("rate", [8000, 44100, 192000])

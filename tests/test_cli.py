@@ -312,7 +312,7 @@ def test_export_then_import_gives_back_the_same_codes_and_audio(tmp_path, checkp
     tokens_file = tmp_path / f"a{suffix}"
     imported = invoke("import", tokens_file, tmp_path / "b.snac", "-m", model, "--offsets", offsets, "--base", "1000")
     assert imported.exit_code == 0, imported.output
-    from snac_cli.container import read_snac
+    from snac_cli.format.container import read_snac
 
     a, b = read_snac(tmp_path / "a.snac"), read_snac(tmp_path / "b.snac")
     assert all(np.array_equal(x, y) for x, y in zip(a.codes, b.codes, strict=True))
@@ -350,7 +350,7 @@ def test_export_import_decode_is_exact_for_the_official_shapes(tmp_path, checkpo
     exported = invoke("export", tmp_path / "a.snac", "--format", "tokens", "--offsets", "position", "--base", "128266")
     assert exported.exit_code == 0, exported.output
     tokens = (tmp_path / "a.txt").read_text().split("><")
-    from snac_cli.container import read_snac
+    from snac_cli.format.container import read_snac
 
     a = read_snac(tmp_path / "a.snac")
     assert len(tokens) == a.frames * (7 if name == "24khz" else 15)
@@ -376,7 +376,7 @@ def test_export_import_decode_is_exact_for_the_official_shapes(tmp_path, checkpo
 def forged(path: Path, target: Path, **changes) -> Path:
     import dataclasses
 
-    from snac_cli.container import read_snac, write_snac
+    from snac_cli.format.container import read_snac, write_snac
 
     write_snac(target, dataclasses.replace(read_snac(path), **changes))
     return target
@@ -408,7 +408,7 @@ def test_normalizing_a_pipe_measures_the_whole_input_as_for_the_file(tmp_path, t
     by_path = snac("encode", tmp_path / "in.wav", tmp_path / "path.snac", "-m", tiny)
     by_pipe = snac("encode", "-", tmp_path / "pipe.snac", "-m", tiny, stdin=(tmp_path / "in.wav").read_bytes())
     assert by_path.returncode == by_pipe.returncode == 0
-    from snac_cli.container import read_snac
+    from snac_cli.format.container import read_snac
 
     gain = read_snac(tmp_path / "path.snac").gain
     assert gain * 0.9 <= 0.99  # the loud end stays under the 0.99 peak ceiling...

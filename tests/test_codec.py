@@ -11,10 +11,11 @@ import soundfile as sf
 import torch
 
 from snac_cli import SNAC
-from snac_cli.audio import AudioReader
+from snac_cli.audio.reader import AudioReader
 from snac_cli.codec import decode, encode
-from snac_cli.container import SnacReader, read_snac, to_bytes
 from snac_cli.errors import ModelError
+from snac_cli.format.container import SnacReader, read_snac, to_bytes
+from snac_cli.settings import EncodeSettings
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def model(tiny) -> SNAC:
 def round_trip(model: SNAC, path, **options) -> tuple[np.ndarray, int, bytes]:
     buffer = io.BytesIO()
     with AudioReader(path) as audio:
-        encode(model, "tiny", audio, buffer, **options)
+        encode(model, audio, buffer, EncodeSettings(**options), model_name="tiny")
     data = buffer.getvalue()
     decoded = decode(model, SnacReader(io.BytesIO(data)))
     return np.concatenate(list(decoded.blocks), axis=1), decoded.sample_rate, data

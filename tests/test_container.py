@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snac_cli.container import (
+from snac_cli.errors import ContainerError
+from snac_cli.format.container import (
     SnacFile,
     SnacHeader,
     SnacReader,
@@ -25,7 +26,6 @@ from snac_cli.container import (
     unpack_codes,
     write_snac,
 )
-from snac_cli.errors import ContainerError
 
 
 def make_file(frames: int = 10, channels: int = 1, strides=(4, 2, 1), codebook_size: int = 4096, seed: int = 0):
@@ -185,7 +185,7 @@ def test_info_and_the_container_do_not_need_torch(tmp_path):
     write_snac(path, make_file())
     code = (
         "import sys; sys.modules['torch'] = None\n"  # any import of torch now fails
-        "from snac_cli.container import read_snac\n"
+        "from snac_cli.format.container import read_snac\n"
         f"print(read_snac({str(path)!r}).frames)\n"
         "from snac_cli.cli import main\n"
         f"sys.argv = ['snac', 'info', {str(path)!r}]\n"

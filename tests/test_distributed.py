@@ -11,7 +11,7 @@ from signals import speech_like
 from typer.testing import CliRunner
 
 from snac_cli.cli import app
-from snac_cli.container import read_snac
+from snac_cli.format.container import read_snac
 
 ray = pytest.importorskip("ray")
 runner = CliRunner()
@@ -36,7 +36,7 @@ def clips(tmp_path):
 
 
 def test_snac_encoder_in_map_batches_gives_the_codes_of_single_encodes(local_ray, tiny, clips, tmp_path):
-    from snac_cli.distributed import SnacEncoder
+    from snac_cli.batch.ray_data import SnacEncoder
 
     paths = sorted(str(p) for p in clips.rglob("c*.wav"))
     rows = [{"path": p, "bytes": open(p, "rb").read()} for p in paths]
@@ -71,7 +71,7 @@ def test_encode_with_ray_writes_the_files_and_manifest_of_a_local_run(local_ray,
 
 
 def test_snac_encoder_takes_batches_of_rows_and_keeps_their_columns(local_ray, tiny, clips):
-    from snac_cli.distributed import SnacEncoder
+    from snac_cli.batch.ray_data import SnacEncoder
 
     rows = [{"path": str(p), "speaker": p.stem} for p in sorted(clips.rglob("*.wav"))]
     dataset = ray.data.from_items(rows).map_batches(
@@ -88,7 +88,7 @@ def test_snac_encoder_takes_batches_of_rows_and_keeps_their_columns(local_ray, t
 def test_a_ray_client_address_without_ray_client_is_one_usage_error(monkeypatch):
     import importlib.util
 
-    from snac_cli.distributed import connect
+    from snac_cli.batch.ray_data import connect
     from snac_cli.errors import UsageError
 
     real = importlib.util.find_spec

@@ -8,9 +8,10 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from snac_cli.cli import app
-from snac_cli.container import read_snac
-from snac_cli.edit import concat, cut, frame_samples
+from snac_cli.codec.models import frame_samples
 from snac_cli.errors import InputError
+from snac_cli.format.container import read_snac
+from snac_cli.format.edit import concat, cut
 
 runner = CliRunner()
 

@@ -10,7 +10,8 @@ import torch
 from signals import music_like, speech_like
 
 from snac_cli import SNAC
-from snac_cli.inference import decode_stream, encode_batch, encode_stream
+from snac_cli.engine.batching import encode_batch
+from snac_cli.engine.streaming import decode_stream, encode_stream
 from snac_cli.model.layers import NoiseBlock
 
 

@@ -9,8 +9,8 @@ import pyloudnorm
 import pytest
 from signals import music_like, speech_like
 
-from snac_cli.loudness import LoudnessMeter
-from snac_cli.normalize import LOUDNESS_TARGET, PEAK_CEILING, measure_gain
+from snac_cli.audio.loudness import LoudnessMeter
+from snac_cli.audio.normalize import LOUDNESS_TARGET, PEAK_CEILING, measure_gain
 
 
 @pytest.mark.parametrize("rate", [8000, 24000, 44100, 48000])

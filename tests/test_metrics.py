@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from signals import speech_like
 
-from snac_cli.metrics import mel_distance, si_sdr
+from snac_cli.audio.metrics import mel_distance, si_sdr
 
 
 def test_si_sdr_ignores_scale_and_ranks_noise():

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from snac_cli.cli import app
-from snac_cli.reporting import INTERNAL_ERROR, TERMINATED
+from snac_cli.cli.reporting import INTERNAL_ERROR, TERMINATED
 
 runner = CliRunner()
 COMMANDS = ["encode", "decode", "roundtrip", "info", "export", "import", "cut", "concat"]
@@ -86,12 +86,12 @@ def test_a_folder_decode_checks_its_format_before_any_file(tmp_path, inputs):
 
 
 def test_an_unexpected_exception_is_one_line_naming_itself_with_its_own_code(inputs, monkeypatch):
-    import snac_cli.codec
+    import snac_cli.codec.encoding
 
     def broken(*args, **kwargs):
         raise RuntimeError("the kernel fell over")
 
-    monkeypatch.setattr(snac_cli.codec, "load_model", broken)
+    monkeypatch.setattr(snac_cli.codec.encoding, "load_model", broken)
     result = runner.invoke(app, ["encode", inputs["WAV"], inputs["OUT"] + ".snac"])
     assert result.exit_code == INTERNAL_ERROR
     line = one_line(result.stderr, "snac: internal error: RuntimeError: the kernel fell over")
@@ -140,16 +140,16 @@ def test_help_reads_as_written(command):
 def test_help_keeps_its_bracketed_text():
     text = " ".join(runner.invoke(app, ["encode", "--help"]).stdout.split())
     assert "snac-cli[ray]" in text and "[default: OUTPUT/manifest.jsonl]" in text
-    assert "[default: one chunk's worth]" in text and "[default: 5 encode" in text
+    assert "[default: one inference window's worth]" in text and "[default: 5 encode" in text
 
 
 def test_unreadable_inputs_are_input_errors_named_so(tmp_path, inputs, monkeypatch):
-    import snac_cli.cli
+    import snac_cli.cli.streams
 
     def denied(path, *args, **kwargs):
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(snac_cli.cli, "open", denied, raising=False)  # what binary_input opens
+    monkeypatch.setattr(snac_cli.cli.streams, "open", denied, raising=False)  # what binary_input opens
     commands = [["info", "SNAC"], ["decode", "SNAC", "OUT.wav"], ["cut", "SNAC", "-o", "OUT.snac"], ["export", "SNAC"],
                 ["concat", "SNAC", "SNAC", "-o", "OUT.snac"], ["import", "SNAC", "OUT.snac"]]  # fmt: skip
     for args in commands:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snac_cli.tokens import check_template, format_text, frame_order, from_tokens, parse_text, to_tokens
+from snac_cli.format.tokens import check_template, format_text, frame_order, from_tokens, parse_text, to_tokens
 
 
 def test_the_24khz_order_is_orpheus_order():

@@ -8,6 +8,8 @@ rounding (>= 99.9 % of codes equal). Weights are prepared once per model.
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -30,6 +32,20 @@ WIDE = 1024
 # (its polyphase form) than as oneDNN's transposed conv (24 kHz decoder, strides 4 and 2: 73 -> 59 and 45 -> 38
 # ms per chunk; at 32 kHz, over 384 channels, the whole decode was no faster).
 POLYPHASE, NARROW = 4, 256
+
+
+_PREPARED: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, FastPath]] = weakref.WeakKeyDictionary()
+
+
+def prepared(part: nn.Module) -> FastPath:
+    """The encoder's or decoder's fast path, prepared once per module, device, dtype and weight version (an
+    optimizer step between two calls prepares it anew)."""
+    weights = list(part.parameters())
+    key = (weights[0].device, weights[0].dtype, tuple(w._version for w in weights))
+    cached = _PREPARED.get(part)
+    if cached is None or cached[0] != key:
+        cached = _PREPARED[part] = (key, FastPath(part))
+    return cached[1]
 
 
 class FastPath:

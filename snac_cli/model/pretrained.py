@@ -10,7 +10,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ModelError
 from .config import PRETRAINED, SNACConfig
 
 WEIGHT_FILES = ("pytorch_model.bin", "model.safetensors")
@@ -22,8 +21,9 @@ LEGACY_WEIGHT_NORM_KEYS = {
 }
 
 
-class CheckpointError(ModelError):
-    """A checkpoint that cannot be read, or that does not fit the model its config describes."""
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read, or that does not fit the model its config describes (the codec reports
+    it to users as a model error)."""
 
 
 class ModelNotFoundError(CheckpointError):

@@ -14,9 +14,11 @@ from torch import nn
 from .config import SNACConfig
 from .decoder import Decoder
 from .encoder import Encoder
+from .fast import prepared
 from .layers import fold_weight_norm
 from .pretrained import load_checkpoint, load_weights
 from .quantizer import ResidualVectorQuantize
+from .receptive_field import reach
 
 
 class SNAC(nn.Module):
@@ -59,19 +61,43 @@ class SNAC(nn.Module):
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Encode and decode audio (B, 1, T): (reconstruction trimmed to T, codes)."""
         length = audio.shape[-1]
-        z_q, codes = self.quantizer(self.encoder(self.preprocess(audio)))
-        return self.decoder(z_q)[..., :length], codes
+        z_q, codes = self.quantizer(self.run_encoder(self.preprocess(audio)))
+        return self.run_decoder(z_q)[..., :length], codes
 
     @torch.inference_mode()
     def encode(self, audio: torch.Tensor) -> list[torch.Tensor]:
         """Audio (B, 1, T) -> one code tensor (B, T_i) per codebook, coarsest first."""
-        _, codes = self.quantizer(self.encoder(self.preprocess(audio)))
+        _, codes = self.quantizer(self.run_encoder(self.preprocess(audio)))
         return codes
 
     @torch.inference_mode()
     def decode(self, codes: list[torch.Tensor]) -> torch.Tensor:
         """Codes -> audio (B, 1, frames * hop), including any padding that `preprocess` added."""
-        return self.decoder(self.quantizer.from_codes(codes))
+        return self.run_decoder(self.quantizer.from_codes(codes))
+
+    def run_encoder(self, audio: torch.Tensor, lengths: list[int] | None = None) -> torch.Tensor:
+        """Audio (B, 1, T) -> latent (B, latent_dim, T / hop), on the time-major fast path (model/fast.py) when
+        no gradient is wanted on the CPU, or always for a batch of `lengths` (items padded to one length, each
+        masked past its own end, which only the fast path does)."""
+        if lengths is not None or self.fast(audio):
+            return prepared(self.encoder)(self.encoder.block, audio, lengths)
+        return self.encoder(audio)
+
+    def run_decoder(self, latent: torch.Tensor) -> torch.Tensor:
+        """Latent (B, latent_dim, n) -> audio (B, 1, n * hop), on the fast path as `run_encoder`."""
+        return prepared(self.decoder)(self.decoder.model, latent) if self.fast(latent) else self.decoder(latent)
+
+    def fast(self, x: torch.Tensor) -> bool:
+        """The fast path serves CPU inference; anything that wants gradients, and GPUs (cuDNN), take the modules."""
+        return x.device.type == "cpu" and not torch.is_grad_enabled()
+
+    def encoder_reach(self) -> int:
+        """Audio samples on either side that the latent step at a sample can see (chunked encoding's context)."""
+        return reach(list(self.encoder.modules()))
+
+    def decoder_reach(self) -> int:
+        """Latent steps on either side that the audio at a step can see (chunked decoding's context)."""
+        return reach(list(self.decoder.modules()))
 
     def fold_weight_norm(self) -> SNAC:
         """Compute every weight-normed weight once, for inference; training needs an unfolded model."""

@@ -12,11 +12,11 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePath
 
-from .errors import InputError, OutputError, SnacError
+from snac_cli.errors import InputError, OutputError, SnacError
 
 # What libsndfile reads, by extension: the same files a folder run picks up as single-file mode reads.
 AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc", ".caf",
@@ -157,7 +157,7 @@ def is_manifest(path: Path) -> bool:
 
 def write_manifest(path: Path, records: Iterable[Record]) -> None:
     """The manifest, one JSON object per line, written atomically."""
-    from .files import atomic_output
+    from snac_cli.files import atomic_output
 
     with atomic_output(path) as stream:
         for record in records:
@@ -182,34 +182,3 @@ def failed(job: Job, error: BaseException) -> Record:
     if not isinstance(error, (SnacError, OSError)):
         message = f"{type(error).__name__}: {message}"
     return Record(str(job.source), str(job.target), "failed", error=message)
-
-
-def run_pool(units: list[list[Job]], work: Callable[[list[Job]], list[Record]], jobs: int) -> Iterator[list[Record]]:
-    """Run `work` on each unit of jobs, in this process or in `jobs` worker processes; yield as they finish.
-    A unit that raises, or whose worker dies, is recorded as failed; the others go on."""
-    if jobs <= 1 or len(units) <= 1:
-        for unit in units:
-            try:
-                yield work(unit)
-            except Exception as e:  # work records its own failures; this is the net under it
-                yield [failed(job, e) for job in unit]
-        return
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    context = multiprocessing.get_context("spawn")  # torch does not survive fork with threads running
-    with ProcessPoolExecutor(min(jobs, len(units)), mp_context=context) as pool:
-        unit_of = {pool.submit(work, unit): unit for unit in units}
-        pending = set(unit_of)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    try:
-                        yield future.result()
-                    except Exception as e:  # a worker process died (killed, out of memory): its unit failed
-                        yield [failed(job, e) for job in unit_of[future]]
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise

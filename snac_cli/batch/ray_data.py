@@ -17,9 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from .batch import Job, Record
-from .errors import UsageError
-from .tasks import EncodeTask
+from snac_cli.batch.plan import Job, Record
+from snac_cli.batch.runner import Task
+from snac_cli.codec.encoding import encode_clips
+from snac_cli.codec.models import load_model
+from snac_cli.errors import UsageError
+from snac_cli.settings import DEFAULT_MODEL, Channels, EncodeSettings, ModelSettings, Normalize, Precision
 
 BATCH_SIZE = 16  # rows per call of SnacEncoder
 
@@ -31,22 +34,20 @@ class SnacEncoder:
 
     def __init__(
         self,
-        model: str = "24khz",
+        model: str = DEFAULT_MODEL,
         device: str = "auto",
         precision: str = "fp32",
         channels: str = "mix",
         normalize: str = "loudness",
         metadata: dict[str, str] | None = None,
     ):
-        from .codec import load_model, model_id
-
-        self.model = load_model(model, device, precision)
-        self.model_name = model_id(model)
-        self.options = (channels, normalize, metadata or {})
+        """Keywords, as `fn_constructor_kwargs` gives them: the model's, then the encode settings."""
+        self.model = ModelSettings(model, device, Precision(precision))
+        self.settings = EncodeSettings(Channels(channels), Normalize(normalize), metadata or {})
+        self.scales = len(load_model(self.model).vq_strides)  # loaded once per actor, before the first batch
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        from .codec import encode_clips
-        from .container import to_bytes
+        from snac_cli.format.container import to_bytes
 
         if "bytes" in batch:
             sources: list = [io.BytesIO(bytes(b)) for b in batch["bytes"]]
@@ -56,37 +57,36 @@ class SnacEncoder:
             sources = list(names)
         else:
             raise UsageError("SnacEncoder needs a `path` or a `bytes` column")
-        results = encode_clips(self.model, self.model_name, sources, *self.options, names=names)
-        scales = len(self.model.vq_strides)
+        results = encode_clips(sources, self.settings, model=self.model, names=names)
         out: dict[str, Any] = {k: v for k, v in batch.items() if k != "bytes"}
         out["snac"] = [b"" if isinstance(r, Exception) else to_bytes(r) for r in results]
         out["seconds"] = [
             0.0 if isinstance(r, Exception) else r.original_length / r.original_sample_rate for r in results
         ]
         out["error"] = [str(r) if isinstance(r, Exception) else "" for r in results]
-        for i in range(scales):
+        for i in range(self.scales):
             empty = np.zeros((0, 0), dtype=np.int16)
             column = [empty if isinstance(r, Exception) else r.codes[i].astype(np.int16) for r in results]
             out[f"codes_{i}"] = np.array(column + [None], dtype=object)[:-1]  # ragged: one array per row
         return out
 
 
-class UnitRunner:
-    """Runs the units of a `snac encode --ray` job on Ray workers, with the local run's own code (so the same
-    units give the same files): each row names a unit; the worker writes its outputs and returns records."""
+class GroupRunner:
+    """Runs the job groups of a `snac encode --ray` run on Ray workers, with the local run's own code (so the
+    same groups give the same files): each row names a group; the worker writes its outputs, returns records."""
 
-    def __init__(self, task: EncodeTask, units: list[list[Job]]):
-        self.task, self.units = task, units
+    def __init__(self, task: Task, groups: list[list[Job]]):
+        self.task, self.groups = task, groups
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        records = [r for unit in batch["unit"] for r in self.task(self.units[int(unit)])]
+        records = [r for group in batch["group"] for r in self.task(self.groups[int(group)])]
         return {"record": [json.dumps(asdict(r)) for r in records]}
 
 
 def run_on_ray(
-    task: EncodeTask, units: list[list[Job]], address: str | None, concurrency: int = 1
+    task: Task, groups: list[list[Job]], address: str | None, concurrency: int = 1
 ) -> Iterator[list[Record]]:
-    """Encode units of jobs on Ray (a local instance when `address` is None). Inputs and outputs must be on
+    """Run job groups on Ray (a local instance when `address` is None). Inputs and outputs must be on
     storage that every node sees under the same paths."""
     try:
         import ray
@@ -94,25 +94,26 @@ def run_on_ray(
         raise UsageError("--ray needs Ray Data: pip install 'snac-cli[ray]'") from None
     import logging
 
-    if not units:
+    if not groups:
         return
     connect(ray, address)
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
-    absolute = [[Job(job.source.resolve(), job.target.resolve()) for job in unit] for unit in units]
-    gpus = 1 if task.device.startswith("cuda") else 0
+    absolute = [[Job(job.source.resolve(), job.target.resolve()) for job in group] for group in groups]
+    model: ModelSettings = task.model  # type: ignore[attr-defined]
+    gpus = 1 if model.device.startswith("cuda") else 0
     # Each worker gets the threads a local run would have: thread counts change float rounding, and so, rarely,
     # a code whose nearest codebook entries are all but tied.
-    threads = task.threads or os.cpu_count() or 1
-    task = dataclasses.replace(task, threads=threads)
-    dataset = ray.data.from_items([{"unit": i} for i in range(len(units))]).map_batches(
-        UnitRunner, fn_constructor_args=(task, absolute), batch_size=1, concurrency=concurrency, num_gpus=gpus,
+    threads = model.threads or os.cpu_count() or 1
+    task = dataclasses.replace(task, model=dataclasses.replace(model, threads=threads))  # type: ignore[type-var]
+    dataset = ray.data.from_items([{"group": i} for i in range(len(groups))]).map_batches(
+        GroupRunner, fn_constructor_args=(task, absolute), batch_size=1, concurrency=concurrency, num_gpus=gpus,
         num_cpus=threads,
     )  # fmt: skip
     local = {
         str(a.source): job
-        for unit, abs_unit in zip(units, absolute, strict=True)
-        for job, a in zip(unit, abs_unit, strict=True)
+        for group, absolute_group in zip(groups, absolute, strict=True)
+        for job, a in zip(group, absolute_group, strict=True)
     }
     for batch in dataset.iter_batches(batch_size=1, batch_format="numpy"):
         records = [Record(**json.loads(line)) for line in batch["record"]]

@@ -21,7 +21,7 @@ try:  # Typer 0.2x runs its own copy of click, whose exceptions are not click's
 except ImportError:  # pragma: no cover - older Typer, over click itself
     from click import exceptions as click_exceptions
 
-from .errors import OutputError, SnacError, UsageError
+from snac_cli.errors import OutputError, SnacError, UsageError
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE in sysexits.h
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it

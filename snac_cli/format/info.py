@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, BinaryIO
 
-from .container import VERSION, SnacReader
+from snac_cli.format.container import VERSION, SnacReader
 
 
 class Counting:

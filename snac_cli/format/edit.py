@@ -7,18 +7,8 @@ import math
 
 import numpy as np
 
-from .container import SnacFile, SnacHeader
-from .errors import InputError, ModelError
-
-
-def frame_samples(header: SnacHeader) -> int:
-    """Samples per frame at the model's rate: lcm(strides) latent steps of the model's hop (from its config)."""
-    from .model.pretrained import find_checkpoint, read_config
-
-    config = read_config(find_checkpoint(header.model)[0])
-    if config.fingerprint() != header.fingerprint:
-        raise ModelError(f"model {header.model} is not the one that made the file (config {header.fingerprint})")
-    return config.hop_length * math.lcm(*header.vq_strides)
+from snac_cli.errors import InputError
+from snac_cli.format.container import SnacFile, SnacHeader
 
 
 def to_original(samples: int, h: SnacHeader) -> int:

@@ -18,9 +18,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from . import __version__
-from .errors import ContainerError
-from .files import atomic_output
+from snac_cli import __version__
+from snac_cli.errors import ContainerError
+from snac_cli.files import atomic_output
 
 MAGIC = b"SNAC"
 VERSION = 1

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .biquad import Biquad
+from snac_cli.audio.biquad import Biquad
 
 # K-weighting as pyloudnorm designs it at any rate: RBJ-cookbook biquads, a +4 dB high shelf at 1500 Hz
 # (Q = 1/sqrt 2) then a high pass at 38 Hz (Q = 0.5).

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import AudioError
+from snac_cli.errors import AudioError
 
 PCM, IEEE_FLOAT, EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 UNKNOWN_SIZE = 0xFFFFFFFF
@@ -39,7 +39,7 @@ class WavStreamReader:
     """Reads PCM (8-32 bit) or float WAV from a stream without seeking, giving the samples libsndfile gives
     for the same bytes as a file: the data chunk's declared size is obeyed (what follows it is ignored, and
     a file cut short ends where it ends), except that a size of 0 or 0xFFFFFFFF, as programs writing to a
-    pipe leave it, means "to the end". `frames` is None when the header does not say."""
+    pipe leave it, means "to the end". `length` is None when the header does not say."""
 
     def __init__(self, stream: BinaryIO, name: str):
         self.stream, self.name = stream, name
@@ -82,7 +82,7 @@ class WavStreamReader:
             size = long_size
         known = size not in (0, UNKNOWN_SIZE)
         self.remaining: int | None = size if known else None  # bytes of sample data still due
-        self.frames = size // self.frame_bytes if known else None
+        self.length = size // self.frame_bytes if known else None
 
     def _read(self, n: int) -> bytes:
         data = b""

@@ -1,4 +1,4 @@
-"""Audio in and out, block by block: read any libsndfile format (or WAV from a pipe), resample, write."""
+"""Reading audio block by block: any libsndfile format from a path or seekable file, WAV from a pipe."""
 
 from __future__ import annotations
 
@@ -7,27 +7,23 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
-import soxr
 
-from .errors import AudioError, UsageError
-from .files import atomic_output
-from .wav import UnsupportedWav, WavStreamReader, is_wav, wav_header, wav_samples
+from snac_cli.audio.wav import UnsupportedWav, WavStreamReader, is_wav
+from snac_cli.errors import AudioError
 
-BLOCK = 1 << 16  # frames per block read or written
-SNAC_TAG = "snac-cli"  # the comment tag of every audio file snac writes: folder runs overwrite only these
-FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
+BLOCK = 1 << 16  # samples (per channel) per block read or written
 
 
 @dataclass
 class Audio:
-    """Samples (channels, frames) as float32 at `sample_rate`."""
+    """Samples (channels, length) as float32 at `sample_rate`."""
 
     samples: np.ndarray
     sample_rate: int
@@ -37,7 +33,7 @@ class Audio:
         return self.samples.shape[0]
 
     @property
-    def frames(self) -> int:
+    def length(self) -> int:
         return self.samples.shape[1]
 
 
@@ -78,10 +74,10 @@ class AudioReader:
             try:
                 self._wav = WavStreamReader(consumed, self.name)  # type: ignore[arg-type]
                 consumed.recording = False  # the header is parsed: the samples pass through, unkept
-                self.sample_rate, self.channels, self.frames = (
+                self.sample_rate, self.channels, self.length = (
                     self._wav.sample_rate,
                     self._wav.channels,
-                    self._wav.frames,
+                    self._wav.length,
                 )
                 return
             except UnsupportedWav:
@@ -98,8 +94,8 @@ class AudioReader:
         except (sf.LibsndfileError, RuntimeError, TypeError) as e:
             raise AudioError(f"{self.name}: not a readable audio file ({describe(e)})") from None
         self.sample_rate, self.channels = self._file.samplerate, self._file.channels
-        self.frames = self._file.frames if self._file.seekable() else None
-        if self._file.format in ("WAV", "WAVEX") and self.frames == 0:  # a data size of 0: "to the end", as on a pipe
+        self.length = self._file.frames if self._file.seekable() else None
+        if self._file.format in ("WAV", "WAVEX") and self.length == 0:  # a data size of 0: "to the end", as on a pipe
             self._file.close()
             self._file = None
 
@@ -111,7 +107,7 @@ class AudioReader:
 
             self._rewind = rewind
             self._wav = WavStreamReader(rewind(), self.name)
-            self.sample_rate, self.channels, self.frames = self._wav.sample_rate, self._wav.channels, None
+            self.sample_rate, self.channels, self.length = self._wav.sample_rate, self._wav.channels, None
 
     def _own(self, stream: BinaryIO) -> BinaryIO:
         self._opened.append(stream)
@@ -220,128 +216,3 @@ def describe(error: Exception) -> str:
     """libsndfile's message without the noise soundfile wraps around it."""
     message = str(getattr(error, "error_string", "") or error)
     return message.strip().rstrip(".")
-
-
-def mix_to_mono(block: np.ndarray) -> np.ndarray:
-    """Average the channels; mono passes untouched."""
-    return block if block.shape[0] == 1 else block.mean(axis=0, keepdims=True, dtype=np.float32)
-
-
-def resample_stream(blocks: Iterable[np.ndarray], rate: int, target: int, channels: int) -> Iterator[np.ndarray]:
-    """Resample blocks (channels, n) with soxr's high-quality filter; the same rate passes untouched."""
-    if rate == target:
-        yield from blocks
-        return
-    stream = soxr.ResampleStream(rate, target, channels, dtype="float32", quality="HQ")
-    given = made = 0
-    for block in blocks:
-        given += block.shape[1]
-        out = stream.resample_chunk(np.ascontiguousarray(block.T))
-        made += len(out)
-        if len(out):
-            yield np.ascontiguousarray(out.T)
-    out = stream.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
-    if len(out):
-        yield np.ascontiguousarray(out.T)
-    elif given and not made:  # a few samples downsampled to none: keep one, so that some audio is coded
-        yield np.zeros((channels, 1), dtype=np.float32)
-
-
-# What each format can hold through this libsndfile (measured with 1.2.2): past these it fails mid-write,
-# and OGG at 384 kHz or with 256 channels crashes the process. (lowest rate, highest rate, most channels)
-FORMAT_LIMITS = {"WAV": (1, 1 << 20, 1024), "AIFF": (1, 1 << 20, 1024), "FLAC": (1, 655350, 8),
-                 "OGG": (1, 192000, 255), "MP3": (8000, 48000, 2)}  # fmt: skip
-MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # MPEG 1, 2 and 2.5
-
-
-def output_format(path: str) -> str:
-    """The libsndfile format for a file name's extension."""
-    extension = Path(path).suffix.lower().lstrip(".")
-    if extension not in FORMATS:
-        raise UsageError(f"{path}: unknown output format; use .wav, .flac, .ogg, .mp3 or .aiff")
-    return FORMATS[extension]
-
-
-def file_subtype(fmt: str, subtype: str | None) -> str:
-    """The libsndfile subtype for a format and the user's PCM_16 / PCM_24 / FLOAT choice (PCM_16 by default)."""
-    if fmt in ("OGG", "MP3"):
-        if subtype not in (None, "PCM_16"):
-            raise UsageError(f"{fmt} is lossy: --subtype applies to WAV, FLAC and AIFF only")
-        return "VORBIS" if fmt == "OGG" else "MPEG_LAYER_III"
-    subtype = subtype or "PCM_16"
-    if not sf.check_format(fmt, subtype):
-        raise UsageError(f"{fmt} cannot hold {subtype} samples")
-    return subtype
-
-
-def check_output_format(path: str, subtype: str | None, rate: int | None = None, channels: int | None = None) -> None:
-    """Refuse, before any work, audio that a file's format cannot hold: by its extension, sample format, rate
-    and channel count (those known yet). `-` is WAV on stdout."""
-    fmt = "WAV" if path == "-" else output_format(path)
-    file_subtype(fmt, subtype)
-    lowest, highest, most = FORMAT_LIMITS[fmt]
-    if rate is not None and not (lowest <= rate <= highest and (fmt != "MP3" or rate in MP3_RATES)):
-        rates = ", ".join(map(str, MP3_RATES)) if fmt == "MP3" else f"{lowest}-{highest}"
-        raise UsageError(f"{path}: {fmt} cannot hold audio at {rate} Hz ({rates} Hz); use --sample-rate")
-    if channels is not None and channels > most:
-        raise UsageError(f"{path}: {fmt} holds at most {most} channels, not {channels}; use WAV")
-
-
-def clipped(block: np.ndarray, subtype: str) -> np.ndarray:
-    """Integer and lossy outputs cannot hold samples beyond full scale: clip them instead of wrapping."""
-    return block if subtype == "FLOAT" else np.clip(block, -1.0, 1.0)
-
-
-def write_stream(
-    target: str | os.PathLike[str] | BinaryIO,
-    blocks: Iterable[np.ndarray],
-    sample_rate: int,
-    channels: int,
-    subtype: str | None = None,
-    frames: int | None = None,
-    comment: str = SNAC_TAG,
-) -> int:
-    """Write blocks (channels, n) to a path (atomically, format from the extension, tagged with `comment`) or
-    as WAV to a stream.
-
-    `frames`, when known, goes into a streamed WAV header; otherwise its sizes say 'unknown'. Returns frames.
-    """
-    written = 0
-    if not isinstance(target, (str, os.PathLike)):
-        subtype = subtype or "PCM_16"
-        target.write(wav_header(channels, sample_rate, subtype, frames))
-        for block in blocks:
-            target.write(wav_samples(block, subtype))
-            written += block.shape[1]
-        target.flush()
-        return written
-    fmt = output_format(str(target))
-    subtype = file_subtype(fmt, subtype)
-    with (
-        atomic_output(Path(target)) as stream,
-        sf.SoundFile(stream, "w", sample_rate, channels, subtype, format=fmt) as f,
-    ):
-        f.comment = comment
-        for block in blocks:
-            f.write(clipped(block, subtype).T)
-            written += block.shape[1]
-    return written
-
-
-def comment_of(path: str | os.PathLike[str]) -> str | None:
-    """An audio file's comment tag ("" when it has none), or None when it is no readable audio file."""
-    try:
-        with sf.SoundFile(file_name(path)) as f:
-            return f.comment or ""
-    except Exception:  # libsndfile raises several kinds, and a folder or a FIFO others
-        return None
-
-
-def whole_duration(path: str | os.PathLike[str]) -> float | None:
-    """Read an audio file through: its duration in seconds, or None when it does not read back whole."""
-    try:
-        with sf.SoundFile(file_name(path)) as f:
-            frames = sum(len(block) for block in f.blocks(BLOCK, dtype="float32"))
-            return frames / f.samplerate if frames and frames == f.frames else None
-    except Exception:
-        return None

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .loudness import LoudnessMeter
+from snac_cli.audio.loudness import LoudnessMeter
 
 MODES = ("loudness", "peak", "none")
 LOUDNESS_TARGET = -16.0  # LUFS, the level DAC's training pipeline (which SNAC's follows) normalizes to

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .container import SnacFile, SnacHeader
-from .tokens import INT64_MAX, format_text, from_tokens, parse_text, to_tokens
+from snac_cli.format.container import SnacFile, SnacHeader
+from snac_cli.format.tokens import INT64_MAX, format_text, from_tokens, parse_text, to_tokens
 
 FORMATS = ("npy", "npz", "jsonl", "tokens")
 EXTENSIONS = {"npy": ".npy", "npz": ".npz", "jsonl": ".jsonl", "tokens": ".txt"}
@@ -102,33 +101,14 @@ def integer_rows(value: object) -> np.ndarray:
     return np.array(rows, dtype=np.int64)
 
 
-def import_tokens(tokens: np.ndarray, header: SnacHeader, hop_length: int, offsets: str, base: int) -> SnacFile:
-    """Token sequences (channels, n) -> a `.snac` file at the model's rate, its length the codes' length."""
+def import_tokens(tokens: np.ndarray, header: SnacHeader, per_frame: int, offsets: str, base: int) -> SnacFile:
+    """Token sequences (channels, n) -> a `.snac` file at the model's rate (`per_frame` samples per coarsest
+    frame), its length the codes' length."""
     per_channel = [from_tokens(t, header.vq_strides, header.codebook_size, offsets, base) for t in tokens]
     codes = [np.stack([channel[i] for channel in per_channel]) for i in range(len(header.vq_strides))]
     frames = codes[0].shape[1] * header.vq_strides[0] // math.lcm(*header.vq_strides)
-    length = frames * math.lcm(*header.vq_strides) * hop_length
+    length = frames * per_frame
     return SnacFile(**vars(header), original_length=length, codes=codes)
-
-
-def header_for(model_name: str, channels: int) -> tuple[SnacHeader, int]:
-    """The header a file made by `model_name` would have (at the model's rate), and the model's hop."""
-    from .model.pretrained import find_checkpoint, read_config
-    from .naming import model_id
-
-    config = read_config(find_checkpoint(model_name)[0])
-    header = SnacHeader(
-        model=model_id(model_name),
-        fingerprint=config.fingerprint(),
-        sample_rate=config.sampling_rate,
-        original_sample_rate=config.sampling_rate,
-        original_channels=channels,
-        channels=channels,
-        codebook_size=config.codebook_size,
-        vq_strides=config.vq_strides,
-        tool_version=__version__,
-    )
-    return header, config.hop_length
 
 
 def default_output(path: str, fmt: str) -> Path:

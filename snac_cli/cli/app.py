@@ -1,0 +1,48 @@
+"""The `snac` command group: its options, its error reporting, and the entry point."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from snac_cli import __version__
+from snac_cli.cli import reporting
+
+app = typer.Typer(
+    cls=reporting.ReportingGroup,
+    help="snac: a neural audio codec for the command line (SNAC, multi-scale discrete codes).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich markup would eat "[default: ...]" and other bracketed text
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"snac {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def common(
+    *,
+    version: Annotated[
+        bool, typer.Option("--version", callback=show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    """Encode audio to compact multi-scale codes (.snac) and back."""
+    reporting.state["debug"] = debug
+
+
+def main() -> None:
+    from snac_cli.engine.allocator import tune_allocator
+
+    tune_allocator()  # before any tensor exists
+    reporting.install_signal_handlers()
+    # `--ray` alone means a local Ray; an address must be attached (--ray=ADDRESS), as a value is optional.
+    sys.argv[1:] = ["--ray=local" if arg == "--ray" else arg for arg in sys.argv[1:]]
+    app(prog_name="snac")

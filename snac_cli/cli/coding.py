@@ -1,0 +1,227 @@
+"""`snac encode`, `decode` and `roundtrip`: a file, a stream, or a folder or list of files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from snac_cli.cli import options as o
+from snac_cli.cli.app import app
+from snac_cli.cli.display import progress_bar
+from snac_cli.cli.reporting import say
+from snac_cli.cli.streams import audio_input, binary_input, binary_output, check_output, named
+from snac_cli.errors import InputError, UsageError
+from snac_cli.settings import DecodeSettings, EncodeSettings, ModelSettings, Precision, RunSettings, Subtype
+
+if TYPE_CHECKING:
+    from snac_cli.batch.runner import Task
+
+AUDIO = "Audio file (WAV, FLAC, OGG, MP3, ...), - for stdin, or a folder of them."
+RAY = "Run a folder or list on Ray Data: --ray for a local Ray, --ray=ADDRESS for a cluster (needs snac-cli[ray])."
+BATCH = (
+    "Audio per forward pass when a folder's short clips are batched (0: one clip at a time) "
+    "[default: one inference window's worth]."
+)
+
+
+@app.command(cls=o.PlainCommand)
+def encode(
+    *,
+    input: Annotated[str, typer.Argument(metavar="INPUT", help=AUDIO)],
+    output: Annotated[
+        str | None,
+        typer.Argument(metavar="OUTPUT", help=".snac file to write, - for stdout, or a folder (for a folder or list)."),
+    ] = None,
+    files_from: o.FilesFrom = None,
+    jobs: o.Jobs = 1,
+    manifest: o.Manifest = None,
+    ray: Annotated[str | None, typer.Option(help=RAY, metavar="[=ADDRESS]")] = None,
+    batch_seconds: Annotated[
+        float | None, typer.Option(help=BATCH, min=0, max=o.MAX_SECONDS, metavar="SECONDS")
+    ] = None,
+    model: o.Model = "24khz",
+    device: o.Device = "auto",
+    precision: o.PrecisionOption = Precision.fp32,
+    normalize: o.NormalizeOption = EncodeSettings.normalize,
+    channels: o.ChannelsOption = EncodeSettings.channels,
+    meta: Annotated[
+        list[str], typer.Option(metavar="KEY=VALUE", help="KEY=VALUE stored in the file; repeatable.")
+    ] = [],  # noqa: B006
+    chunk_seconds: o.Window = None,
+    force: o.Force = False,
+    quiet: o.Quiet = False,
+) -> None:
+    """Encode audio into a .snac file of multi-scale codes; a folder or list of files into a mirrored folder."""
+    settings = EncodeSettings(channels, normalize, o.parse_metadata(meta), chunk_seconds)
+    models = ModelSettings(model, device, precision)
+    many, input, output = batch_arguments(input, output, files_from)
+    if many:
+        from snac_cli.batch.tasks import EncodeTask
+
+        task = EncodeTask(settings, replace(models, threads=threads_per_job(jobs)), batch_seconds)
+        run_folder(task, input, output, files_from, RunSettings(jobs, manifest, force, quiet, ray))
+        return
+    if ray is not None:
+        raise UsageError("--ray runs a folder or a list of files (--files-from)")
+    from snac_cli.codec.encoding import encode_file
+
+    assert input is not None  # a single file
+    check_output(output, force, input)
+    name = "stdin" if input == "-" else input
+    encode_file(
+        audio_input(input), binary_output(output), settings, model=models, name=name, progress=progress_bar(quiet)
+    )
+
+
+@app.command(cls=o.PlainCommand)
+def decode(
+    *,
+    input: Annotated[str, typer.Argument(metavar="INPUT", help=".snac file, - for stdin, or a folder of them.")],
+    output: Annotated[
+        str | None,
+        typer.Argument(metavar="OUTPUT", help="Audio file (.wav, .flac, .ogg, ...), - for WAV on stdout, or a folder."),
+    ] = None,
+    files_from: o.FilesFrom = None,
+    jobs: o.Jobs = 1,
+    manifest: o.Manifest = None,
+    audio_format: Annotated[
+        str,
+        typer.Option(
+            "--format", metavar="FORMAT", help="Audio format of the files a folder or list decodes to (wav, flac, ogg)."
+        ),
+    ] = "wav",
+    device: o.Device = "auto",
+    precision: o.PrecisionOption = Precision.fp32,
+    sample_rate: Annotated[str, typer.Option(metavar="RATE", help="original, model, or a rate in Hz.")] = "original",
+    subtype: Annotated[Subtype | None, typer.Option(help="Sample format of WAV/FLAC output (default PCM_16).")] = None,
+    seed: o.Seed = 0,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", metavar="MODEL", help="Use this model instead of the one the file names."),
+    ] = None,
+    chunk_seconds: o.Window = None,
+    force: o.Force = False,
+    quiet: o.Quiet = False,
+) -> None:
+    """Decode a .snac file to audio at its original rate, channels and length; a folder or list into a folder."""
+    from snac_cli.audio.writer import check_output_format
+
+    settings = DecodeSettings(o.parse_rate(sample_rate), subtype, seed, chunk_seconds)
+    models = ModelSettings(model, device, precision)
+    fixed_rate = settings.sample_rate if isinstance(settings.sample_rate, int) else None
+    subtype_name = subtype.value if subtype else None
+    many, input, output = batch_arguments(input, output, files_from)
+    if many:
+        from snac_cli.batch.tasks import DecodeTask
+
+        suffix = "." + audio_format.lower().lstrip(".")
+        check_output_format(f"*{suffix}", subtype_name, fixed_rate)  # before any work
+        task = DecodeTask(settings, replace(models, threads=threads_per_job(jobs)), suffix)
+        run_folder(task, input, output, files_from, RunSettings(jobs, manifest, force, quiet))
+        return
+    from snac_cli.codec.decoding import decode_file
+
+    assert input is not None  # a single file
+    check_output_format(output, subtype_name, fixed_rate)
+    check_output(output, force, input)
+    with binary_input(input) as stream, named(input):
+        decode_file(stream, binary_output(output), settings, model=models, progress=progress_bar(quiet))
+
+
+@app.command(cls=o.PlainCommand)
+def roundtrip(
+    *,
+    input: Annotated[str, typer.Argument(metavar="INPUT", help="Audio file to encode and decode.")],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="PATH", help="Reconstruction (default: INPUT.MODEL.wav beside the input)."
+        ),
+    ] = None,
+    model: o.Model = "24khz",
+    device: o.Device = "auto",
+    precision: o.PrecisionOption = Precision.fp32,
+    normalize: o.NormalizeOption = EncodeSettings.normalize,
+    channels: o.ChannelsOption = EncodeSettings.channels,
+    seed: o.Seed = 0,
+    keep_snac: Annotated[bool, typer.Option(help="Also keep the .snac file beside the reconstruction.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    force: o.Force = False,
+    quiet: o.Quiet = False,
+) -> None:
+    """Encode and decode in one go, for listening tests; prints speed and quality."""
+    from snac_cli.audio.writer import check_output_format
+    from snac_cli.codec.roundtrip import roundtrip as run_roundtrip
+
+    target = output or default_roundtrip_name(input, model)
+    if input == "-":
+        raise InputError("roundtrip needs an input file, not stdin")
+    check_output_format(target, None)
+    check_output(target, force, input)
+    snac_path = str(Path(target).with_suffix(".snac")) if keep_snac else None
+    if snac_path:
+        check_output(snac_path, force, input)
+    report = run_roundtrip(
+        input, target, EncodeSettings(channels, normalize), model=ModelSettings(model, device, precision), seed=seed,
+        snac_path=snac_path, progress=progress_bar(quiet),
+    )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        from snac_cli.cli.report import render_report
+
+        render_report(report)
+
+
+def default_roundtrip_name(input: str, model: str) -> str:
+    """`in.flac` -> `in.24khz.flac` beside it (inputs in other formats get .wav)."""
+    path = Path(input)
+    extension = path.suffix.lower() if path.suffix.lower() in (".wav", ".flac", ".ogg") else ".wav"
+    tag = Path(model.rstrip("/")).name.replace("snac_", "")
+    return str(path.with_name(f"{path.stem}.{tag}{extension}"))
+
+
+def batch_arguments(input: str, output: str | None, files_from: str | None) -> tuple[bool, str | None, str]:
+    """(many files?, input, output): a folder input or --files-from (whose one argument is the output
+    folder) makes a batch run."""
+    from snac_cli.batch.plan import AUDIO_SUFFIXES
+
+    if files_from is not None:
+        if output is not None:
+            raise UsageError("with --files-from, give only the output folder")
+        return True, None, input
+    if output is None:
+        raise UsageError("missing the OUTPUT argument")
+    many = Path(input).is_dir()
+    if many and (output == "-" or Path(output).suffix.lower() in (".snac", *AUDIO_SUFFIXES)):
+        raise UsageError(f"{input} is a folder: OUTPUT must be a folder too, not {output}")
+    return many, input, output
+
+
+def threads_per_job(jobs: int) -> int | None:
+    """Each worker's share of the cores, so that workers do not fight over them."""
+    import os
+
+    return max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+
+
+def run_folder(task: Task, input: str | None, output: str, files_from: str | None, run: RunSettings) -> None:
+    """A folder or list run, its summary, warnings and failures said on stderr."""
+    from snac_cli.batch.runner import run_batch
+
+    records = run_batch(
+        task, input=input, output=output, files_from=files_from, stdin=sys.stdin.buffer, run=run,
+        progress=progress_bar(run.quiet), on_summary=None if run.quiet else say,
+    )  # fmt: skip
+    for record in [r for r in records if r.status == "ignored"][:10]:
+        say(f"warning: ignored {record.input}: {record.error}")
+    failures = [r for r in records if r.status == "failed"]
+    for record in failures[:10]:
+        say(f"failed: {record.error}")
+    if failures:
+        raise InputError(f"{len(failures)} of {len(records)} files failed (see the manifest)")

@@ -1,0 +1,138 @@
+"""The CLI's vocabulary: each option defined once (its flags, metavar, help and bounds), the checks Typer
+cannot express, and the help layout. The values' types and defaults are the library's (`settings`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+import typer.core
+
+from snac_cli.settings import Channels, Normalize, Offsets, Precision
+
+MAX_SECONDS = 3600.0  # audio per inference window or batch: an hour is far past any use, and keeps sizes finite
+MAX_TIME = 1e9  # seconds into a file (31 years): finite, unlike inf and nan, which the range refuses
+
+
+class PlainCommand(typer.core.TyperCommand):
+    """A command whose help reads as written: `INPUT [OUTPUT]` in the usage line (Typer writes `{INPUT}`) and
+    argument names without Typer's `<str>`."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [piece.replace("{", "").replace("}", "") for piece in super().collect_usage_pieces(ctx)]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        rows: dict[str, list[tuple[str, str]]] = {"argument": [], "option": []}
+        for param in self.get_params(ctx):
+            if (record := param.get_help_record(ctx)) is not None and param.param_type_name in rows:
+                name = record[0].split(" <")[0] if param.param_type_name == "argument" else record[0]
+                rows[param.param_type_name].append((name, record[1]))
+        for title, kind in (("Arguments", "argument"), ("Options", "option")):
+            if rows[kind]:
+                with formatter.section(title):
+                    formatter.write_dl(rows[kind])
+
+
+def valid_template(template: str) -> str:
+    from snac_cli.format.tokens import check_template
+
+    try:
+        return check_template(template)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def parse_rate(value: str) -> str | int:
+    """--sample-rate: original, model, or a rate in Hz."""
+    if value in ("original", "model"):
+        return value
+    if value.isdigit() and 0 < int(value) <= 768000:
+        return int(value)
+    raise typer.BadParameter(f"{value!r} is not original, model, or a rate in Hz", param_hint="--sample-rate")
+
+
+def parse_metadata(items: list[str]) -> dict[str, str]:
+    """--meta KEY=VALUE items as a dict, checked against the format's limits before any work."""
+    from snac_cli.batch.tasks import SOURCE_KEY
+    from snac_cli.format.container import check_metadata
+
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item[:60]!r} is not KEY=VALUE", param_hint="--meta")
+        if key == SOURCE_KEY:
+            raise typer.BadParameter(f"{SOURCE_KEY} is snac's own key (folder runs keep their stamp in it)")
+        pairs[key] = value
+    try:
+        check_metadata(pairs)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--meta") from None
+    return pairs
+
+
+Model = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="MODEL",
+        help="24khz, 32khz, 44khz, a Hugging Face repo id, or a local checkpoint folder.",
+    ),
+]
+Device = Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+NormalizeOption = Annotated[
+    Normalize, typer.Option(help="Input level before encoding (undone on decode): loudness (-16 LUFS), peak, none.")
+]
+ChannelsOption = Annotated[Channels, typer.Option(help="mix: downmix to mono; keep: encode every channel.")]
+Seed = Annotated[
+    int,
+    typer.Option(min=0, max=2**32 - 1, metavar="N", help="Seed of the decoder's noise (decoding is deterministic)."),
+]
+PrecisionOption = Annotated[
+    Precision, typer.Option(help="fp32 (exact); bf16 or fp16 are lossy, faster on GPUs (fp16: CUDA only).")
+]
+OffsetsOption = Annotated[
+    Offsets, typer.Option(help="Added to each code: none, scale x codebook size, or position-in-frame x codebook size.")
+]
+Base = Annotated[
+    int,
+    typer.Option(min=0, max=2**62, metavar="N", help="Added to every token (a language model's first audio token id)."),
+]
+Template = Annotated[
+    str,
+    typer.Option(
+        callback=valid_template,
+        metavar="TEMPLATE",
+        help="Text form of a token, one {} for its number (--format tokens).",
+    ),
+]
+FilesFrom = Annotated[
+    str | None,
+    typer.Option(
+        "--files-from", "-T", metavar="LIST", help="Read the input files from this list (one per line; - for stdin)."
+    ),
+]
+Jobs = Annotated[
+    int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help="Worker processes for a folder or list.")
+]
+Manifest = Annotated[
+    str | None,
+    typer.Option(metavar="PATH", help="JSONL record of a folder or list run [default: OUTPUT/manifest.jsonl]."),
+]
+Window = Annotated[
+    float | None,
+    typer.Option(
+        "--chunk-seconds",
+        help="Seconds of audio per inference window, memory vs. speed "
+        "[default: 5 encode, 6 decode, longer for models with attention].",
+        min=0.1,
+        max=MAX_SECONDS,
+        metavar="SECONDS",
+    ),
+]
+OutputFile = Annotated[
+    str, typer.Option("--output", "-o", metavar="PATH", help=".snac file to write, or - for stdout.")
+]

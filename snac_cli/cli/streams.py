@@ -1,0 +1,78 @@
+"""The CLI's files and streams: `-` for stdin and stdout, outputs checked before any work, and errors that
+name the file they are about."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from snac_cli.errors import ContainerError, InputError, OutputError, UsageError
+
+if TYPE_CHECKING:
+    from snac_cli.format.container import SnacFile
+
+
+def check_output(path: str, force: bool, *inputs: str) -> None:
+    """Refuse to clobber an existing output (or an input) before doing any work."""
+    if path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"{path}: is a directory")
+    if any(i != "-" and Path(i).exists() and target.exists() and target.samefile(i) for i in inputs):
+        raise OutputError(f"{path}: output would overwrite the input")
+    if target.exists() and not force:
+        raise OutputError(f"{path}: exists (use --force to overwrite)")
+    if not target.parent.is_dir():
+        raise OutputError(f"{path}: no such directory {target.parent}")
+
+
+def binary_input(path: str) -> contextlib.AbstractContextManager[BinaryIO]:
+    """An input file (or stdin) opened for reading; every way it cannot be is an input error."""
+    if path == "-":
+        return contextlib.nullcontext(sys.stdin.buffer)
+    if not Path(path).exists():
+        raise InputError(f"{path}: no such file")
+    if Path(path).is_dir():
+        raise InputError(f"{path}: is a directory")
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read it ({e.strerror or e})") from None
+
+
+def audio_input(path: str) -> str | BinaryIO:
+    """An audio input as the reader takes it: the path (libsndfile opens it by name), or stdin for `-`."""
+    return sys.stdin.buffer if path == "-" else path
+
+
+def binary_stdout() -> BinaryIO:
+    """stdout for binary data, refused on a terminal (as gzip does): the bytes would only garble it."""
+    if sys.stdout.isatty():
+        raise UsageError("refusing to write binary data to a terminal; redirect it, or name an output file")
+    return sys.stdout.buffer
+
+
+def binary_output(path: str) -> str | BinaryIO:
+    """An output as the writers take it: the path, or stdout for `-`."""
+    return binary_stdout() if path == "-" else path
+
+
+@contextlib.contextmanager
+def named(name: str) -> Iterator[None]:
+    """Errors about a .snac file's contents name the file (the format's own messages cannot)."""
+    try:
+        yield
+    except ContainerError as e:
+        raise ContainerError(f"{'stdin' if name == '-' else name}: {e}") from None
+
+
+def read_snac_input(name: str) -> SnacFile:
+    """A whole `.snac` file from a path or stdin, its errors naming it."""
+    from snac_cli.format.container import read_snac
+
+    with binary_input(name) as stream, named(name):
+        return read_snac(stream)

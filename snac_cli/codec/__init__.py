@@ -1,0 +1,20 @@
+"""The codec as a library, the one implementation under the CLI, the folder runs and Ray: files and
+streams in, files and streams out. It may import the engine, audio, format and model layers, never the CLI.
+
+    from snac_cli.codec import encode_file, decode_file
+    from snac_cli.settings import EncodeSettings, ModelSettings
+    encode_file("speech.wav", "speech.snac", EncodeSettings(normalize="none"), model=ModelSettings("24khz"))
+    with open("speech.snac", "rb") as codes:
+        decode_file(codes, "speech.24khz.wav")
+"""
+
+from snac_cli.codec.decoding import Decoded, decode, decode_file
+from snac_cli.codec.encoding import encode, encode_clips, encode_file
+from snac_cli.codec.models import frame_samples, header_for, load_model
+from snac_cli.codec.roundtrip import roundtrip
+from snac_cli.naming import model_id
+
+__all__ = [
+    "Decoded", "decode", "decode_file", "encode", "encode_clips", "encode_file", "frame_samples", "header_for",
+    "load_model", "model_id", "roundtrip",
+]  # fmt: skip

@@ -1,0 +1,172 @@
+"""Encoding: audio in, `.snac` codes out, streaming in bounded memory, or short clips several per pass."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+
+from snac_cli import __version__
+from snac_cli.audio.normalize import measure_gain
+from snac_cli.audio.reader import AudioReader
+from snac_cli.audio.resample import mix_to_mono, resample_stream
+from snac_cli.codec.models import load_model
+from snac_cli.engine.batching import batch_limit, encode_batch
+from snac_cli.engine.streaming import encode_stream
+from snac_cli.errors import UsageError
+from snac_cli.files import atomic_output
+from snac_cli.format.container import MAX_CHANNELS, SnacFile, SnacHeader, SnacWriter
+from snac_cli.model import SNAC
+from snac_cli.naming import model_id
+from snac_cli.progress import Advance, Progress, silent
+from snac_cli.settings import DEFAULT_MODEL, Channels, EncodeSettings, ModelSettings, Normalize
+
+Source = str | os.PathLike[str] | BinaryIO  # a path, or a binary file or pipe
+Target = str | os.PathLike[str] | BinaryIO  # a path (written atomically), or a binary stream
+
+
+@dataclass
+class Conditioned:
+    """Audio made ready for the model: the file's header, blocks (channels, n) at the model's rate with the
+    gain applied, and the original length, known once the blocks are used up."""
+
+    header: SnacHeader
+    blocks: Iterator[np.ndarray]
+    length: Callable[[], int]
+
+
+def condition(model: SNAC, audio: AudioReader, settings: EncodeSettings, *, model_name: str) -> Conditioned:
+    """Mix down (or keep channels), normalize and resample audio for the model, as a stream."""
+    mix = settings.channels == Channels.mix
+    coded = 1 if mix else audio.channels
+    if coded > MAX_CHANNELS:
+        raise UsageError(f"{audio.name}: --channels keep codes at most {MAX_CHANNELS} channels, not {coded}; use mix")
+
+    def conditioned(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        return (mix_to_mono(b) for b in blocks) if mix else blocks
+
+    blocks = conditioned(audio.blocks())
+    gain = 1.0
+    if settings.normalize != Normalize.none:  # a first pass measures the gain over the whole input: only then
+        if not audio.seekable:  # can it keep its promise (a peak under 0.99), which a loud end would break
+            raise UsageError(f"{audio.name}: normalizing needs the whole input: read a pipe with spool=True")
+        gain = measure_gain(blocks, audio.sample_rate, coded, settings.normalize.value)
+        blocks = conditioned(audio.blocks())
+
+    header = SnacHeader(
+        model=model_name,
+        fingerprint=model.config.fingerprint(),
+        sample_rate=model.sampling_rate,
+        original_sample_rate=audio.sample_rate,
+        original_channels=audio.channels,
+        channels=coded,
+        codebook_size=model.codebook_size,
+        vq_strides=tuple(model.vq_strides),
+        gain=gain,
+        tool_version=__version__,
+        metadata=dict(settings.metadata),
+    )
+    length = 0
+
+    def counted(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        nonlocal length
+        for block in blocks:
+            length += block.shape[1]
+            yield block if gain == 1.0 else block * np.float32(gain)
+
+    return Conditioned(
+        header, resample_stream(counted(blocks), audio.sample_rate, model.sampling_rate, coded), lambda: length
+    )
+
+
+def encode(
+    model: SNAC,
+    audio: AudioReader,
+    out: BinaryIO,
+    settings: EncodeSettings = EncodeSettings(),
+    *,
+    model_name: str,
+    advance: Advance | None = None,
+) -> SnacHeader:
+    """Encode open audio into a `.snac` stream, written container chunk by chunk as the codes come.
+    `model_name` is what the file names as its model; `advance` is called with model-rate samples done."""
+    source = condition(model, audio, settings, model_name=model_name)
+    writer = SnacWriter(out, source.header)
+    for codes in encode_stream(model, source.blocks, settings.chunk_seconds, advance):
+        writer.write(codes)
+    writer.close(source.length())
+    return source.header
+
+
+def encode_file(
+    source: Source,
+    target: Target,
+    settings: EncodeSettings = EncodeSettings(),
+    *,
+    model: ModelSettings = ModelSettings(),
+    name: str | None = None,
+    progress: Progress = silent,
+) -> SnacHeader:
+    """Encode an audio file, or a binary stream of one, into a `.snac` file (written atomically) or stream.
+
+    The input opens before the model loads, so that a bad input fails at once; a pipe that must be
+    normalized is spooled to a temporary file first. `name` names a stream in errors."""
+    spool = settings.normalize != Normalize.none
+    with AudioReader(source, name=name, spool=spool) as audio:
+        snac_model = load_model(model)
+        seconds = audio.length / audio.sample_rate if audio.length is not None else None
+        output = atomic_output(target) if isinstance(target, (str, os.PathLike)) else contextlib.nullcontext(target)
+        with progress("encoding", seconds, "s") as advance, output as out:
+            header = encode(
+                snac_model, audio, out, settings, model_name=model_id(model.name or DEFAULT_MODEL),
+                advance=lambda samples: advance(samples / snac_model.sampling_rate),
+            )  # fmt: skip
+            out.flush()
+    return header
+
+
+def encode_clips(
+    sources: list[Source],
+    settings: EncodeSettings = EncodeSettings(),
+    *,
+    model: ModelSettings = ModelSettings(),
+    names: list[str] | None = None,
+    limit: int | None = None,
+) -> list[SnacFile | Exception]:
+    """Encode short clips (paths or binary files) several per forward pass: for each, its `SnacFile` (the
+    codes `encode` would write) or the error that stopped it (any error: one clip's failure is its own).
+    Clips are read whole: keep them short.
+
+    `limit`: the most samples (model rate) per pass, all clips together [default: one inference window's
+    worth]; 0 encodes each clip alone."""
+    snac_model = load_model(model)
+    model_name = model_id(model.name or DEFAULT_MODEL)
+    results: list[SnacFile | Exception | None] = [None] * len(sources)
+    ready: list[tuple[int, SnacHeader, np.ndarray, int]] = []
+    for i, source in enumerate(sources):
+        try:
+            spool = settings.normalize != Normalize.none
+            with AudioReader(source, name=names[i] if names else None, spool=spool) as audio:
+                clip = condition(snac_model, audio, settings, model_name=model_name)
+                samples = np.concatenate(list(clip.blocks), axis=1)
+                ready.append((i, clip.header, samples, clip.length()))
+        except Exception as e:  # libsndfile's own errors, a memory error: this clip's, not the others'
+            results[i] = e
+    limit, unit = batch_limit(snac_model) if limit is None else limit, snac_model.config.pad_unit
+    for i, header, samples, length in [item for item in ready if item[2].size > limit]:  # too long to batch
+        parts = zip(*encode_stream(snac_model, [samples]), strict=True)
+        results[i] = SnacFile(**vars(header), original_length=length, codes=[np.concatenate(p, axis=1) for p in parts])
+    ready = sorted((item for item in ready if item[2].size <= limit), key=lambda item: item[2].shape[1])
+    while ready:
+        group = [ready.pop(0)]
+        rows = group[0][1].channels
+        while ready and (rows + ready[0][1].channels) * -(-ready[0][2].shape[1] // unit) * unit <= limit:
+            rows += ready[0][1].channels
+            group.append(ready.pop(0))
+        for (i, header, _, length), codes in zip(group, encode_batch(snac_model, [g[2] for g in group]), strict=True):
+            results[i] = SnacFile(**vars(header), original_length=length, codes=codes)
+    return [r for r in results if r is not None]

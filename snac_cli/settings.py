@@ -1,0 +1,116 @@
+"""Typed settings: each option group defined once, for the CLI (its choices and defaults), the library and the
+workers of a folder run.
+
+Torch-free, so that the CLI builds them before anything heavy loads. The enums subclass `str`: a value equals
+its name (`Channels.mix == "mix"`), so library users may pass either, and settings coerce names to enums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+DEFAULT_MODEL = "24khz"  # speech, the most used
+
+
+class Channels(str, Enum):
+    """How an input's channels are coded."""
+
+    mix = "mix"  # downmixed to mono: the models are mono, and one coded channel is 1/N the tokens
+    keep = "keep"  # every channel coded on its own
+
+
+class Normalize(str, Enum):
+    """The input's level before encoding; the gain is stored and undone on decode."""
+
+    loudness = "loudness"  # -16 LUFS (ITU-R BS.1770), the peak held under 0.99: the level the models saw
+    peak = "peak"  # the peak to 0.99
+    none = "none"
+
+
+class Precision(str, Enum):
+    """The model's float type. Only fp32 gives the reference's codes; bf16 and fp16 are faster on GPUs."""
+
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"  # CUDA only
+
+
+class Subtype(str, Enum):
+    """The sample format of WAV and FLAC outputs."""
+
+    PCM_16 = "PCM_16"
+    PCM_24 = "PCM_24"
+    FLOAT = "FLOAT"
+
+
+class Offsets(str, Enum):
+    """What is added to each code to make a language model's token (docs/format.md)."""
+
+    none = "none"
+    scale = "scale"  # + scale index x codebook size: each scale its own token range
+    position = "position"  # + position in the frame x codebook size: each slot its own range
+
+
+class ExportFormat(str, Enum):
+    """What `snac export` writes."""
+
+    npy = "npy"  # flat tokens (channels, n)
+    npz = "npz"  # codes per scale
+    jsonl = "jsonl"  # flat tokens, one JSON record per file
+    tokens = "tokens"  # flat tokens as text, one line per channel
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which model, where it runs, and at what precision."""
+
+    name: str | None = None  # short name, Hub repo id or local folder; None: DEFAULT_MODEL, or a file's own model
+    device: str = "auto"  # auto (CUDA when present), cpu, cuda or cuda:N
+    precision: Precision = Precision.fp32
+    threads: int | None = None  # torch's CPU threads (a folder run's worker takes its share); None: torch's choice
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", Precision(self.precision))
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """What shapes the codes of an encoding (besides the model)."""
+
+    channels: Channels = Channels.mix
+    normalize: Normalize = Normalize.loudness
+    metadata: Mapping[str, str] = field(default_factory=dict)  # stored in the file, KEY=VALUE
+    chunk_seconds: float | None = None  # audio per inference window (memory vs. speed); None: the engine's
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", Channels(self.channels))
+        object.__setattr__(self, "normalize", Normalize(self.normalize))
+        object.__setattr__(self, "metadata", dict(self.metadata))
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """What shapes the audio of a decoding (besides the model)."""
+
+    sample_rate: str | int = "original"  # original, model, or a rate in Hz
+    subtype: Subtype | None = None  # None: the format's default (PCM_16 for WAV and FLAC)
+    seed: int = 0  # of the decoder's noise: decoding is deterministic
+    chunk_seconds: float | None = None  # latent frames per inference window, in seconds; None: the engine's
+
+    def __post_init__(self) -> None:
+        if self.subtype is not None:
+            object.__setattr__(self, "subtype", Subtype(self.subtype))
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a folder or list run goes (what it makes is the encode or decode settings')."""
+
+    jobs: int = 1  # worker processes (or Ray actors)
+    manifest: str | None = None  # None: OUTPUT/manifest.jsonl
+    force: bool = False  # overwrite files that snac did not write, and redo what is up to date
+    quiet: bool = False  # no progress bar or summary
+    ray: str | None = None  # None: local processes; "local" or a cluster's address: Ray Data
+    batch_seconds: float | None = None  # audio per forward pass of short clips (0: one at a time); None: a chunk's
