@@ -1,4 +1,5 @@
-"""The code stays as ruff wants it (lint and format), so that `uv run pytest` checks everything CI checks."""
+"""The code stays as ruff wants it (lint and format) and as mypy types it, so that `uv run pytest` checks
+everything CI checks (.ci/run runs the same commands first, for a quick verdict)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,17 @@ ROOT = Path(__file__).resolve().parent.parent
 PATHS = ["snac_cli", "tests", "benchmarks", "examples"]
 
 
-@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
-def test_ruff_is_clean(command):
-    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
-    assert ruff, "ruff is in the dev dependency group: uv sync installs it"
-    result = subprocess.run([ruff, *command, *PATHS], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is in the dev dependency group: uv sync installs it"
+    return found
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["ruff", "check", *PATHS], ["ruff", "format", "--check", *PATHS], ["mypy"]],
+    ids=["lint", "format", "types"],
+)
+def test_the_checkers_pass(command):
+    result = subprocess.run([tool(command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

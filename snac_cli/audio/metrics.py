@@ -10,9 +10,9 @@ MEL_RESOLUTIONS = ((512, 40), (1024, 80), (2048, 128))  # (window, mel bands); h
 def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     """Scale-invariant signal-to-distortion ratio in dB (higher is better), over all channels together."""
     s, e = reference.astype(np.float64).ravel(), estimate.astype(np.float64).ravel()
-    target = (e @ s) / max(s @ s, 1e-20) * s
+    target = float(e @ s) / max(float(s @ s), 1e-20) * s
     noise = e - target
-    return float(10 * np.log10(max(target @ target, 1e-20) / max(noise @ noise, 1e-20)))
+    return float(10 * np.log10(max(float(target @ target), 1e-20) / max(float(noise @ noise), 1e-20)))
 
 
 def mel_filters(rate: int, n_fft: int, n_mels: int) -> np.ndarray:

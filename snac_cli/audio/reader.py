@@ -84,7 +84,7 @@ class AudioReader:
                 pass  # libsndfile may know the encoding: give it the whole stream as a file
         spooled = self._own(tempfile.TemporaryFile())  # noqa: SIM115 - closed with the reader
         spooled.write(consumed.recorded)  # what the WAV parser read, then the rest
-        shutil.copyfileobj(consumed.stream, spooled)  # type: ignore[misc]
+        shutil.copyfileobj(consumed.stream, spooled)
         spooled.seek(0)
         self._open_seekable(spooled)
 

@@ -100,7 +100,7 @@ def run_on_ray(
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
     absolute = [[Job(job.source.resolve(), job.target.resolve()) for job in group] for group in groups]
-    model: ModelSettings = task.model  # type: ignore[attr-defined]
+    model = task.model
     gpus = 1 if model.device.startswith("cuda") else 0
     # Each worker gets the threads a local run would have: thread counts change float rounding, and so, rarely,
     # a code whose nearest codebook entries are all but tied.

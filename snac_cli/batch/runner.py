@@ -24,15 +24,20 @@ from snac_cli.batch.plan import (
 from snac_cli.errors import InputError, SnacError
 from snac_cli.files import sweep_partials
 from snac_cli.progress import Progress, silent
-from snac_cli.settings import RunSettings
+from snac_cli.settings import ModelSettings, RunSettings
 
 
 class Task(Protocol):
     """What a folder run does to each job group: `batch.tasks.EncodeTask` or `DecodeTask` (picklable)."""
 
-    inputs: tuple[str, ...]  # the suffixes of the inputs it takes
-    suffix: str  # of the outputs it makes
-    verb: str
+    @property
+    def inputs(self) -> tuple[str, ...]: ...  # the suffixes of the inputs it takes
+    @property
+    def suffix(self) -> str: ...  # of the outputs it makes
+    @property
+    def verb(self) -> str: ...  # what the progress bar says
+    @property
+    def model(self) -> ModelSettings: ...
 
     def existing(self, job: Job) -> Record | None: ...
     def groups(self, jobs: list[Job]) -> list[list[Job]]: ...

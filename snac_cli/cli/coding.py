@@ -59,22 +59,21 @@ def encode(
     """Encode audio into a .snac file of multi-scale codes; a folder or list of files into a mirrored folder."""
     settings = EncodeSettings(channels, normalize, o.parse_metadata(meta), chunk_seconds)
     models = ModelSettings(model, device, precision)
-    many, input, output = batch_arguments(input, output, files_from)
+    many, folder, target = batch_arguments(input, output, files_from)
     if many:
         from snac_cli.batch.tasks import EncodeTask
 
         task = EncodeTask(settings, replace(models, threads=threads_per_job(jobs)), batch_seconds)
-        run_folder(task, input, output, files_from, RunSettings(jobs, manifest, force, quiet, ray))
+        run_folder(task, folder, target, files_from, RunSettings(jobs, manifest, force, quiet, ray))
         return
     if ray is not None:
         raise UsageError("--ray runs a folder or a list of files (--files-from)")
     from snac_cli.codec.encoding import encode_file
 
-    assert input is not None  # a single file
-    check_output(output, force, input)
+    check_output(target, force, input)
     name = "stdin" if input == "-" else input
     encode_file(
-        audio_input(input), binary_output(output), settings, model=models, name=name, progress=progress_bar(quiet)
+        audio_input(input), binary_output(target), settings, model=models, name=name, progress=progress_bar(quiet)
     )
 
 
@@ -115,22 +114,21 @@ def decode(
     models = ModelSettings(model, device, precision)
     fixed_rate = settings.sample_rate if isinstance(settings.sample_rate, int) else None
     subtype_name = subtype.value if subtype else None
-    many, input, output = batch_arguments(input, output, files_from)
+    many, folder, target = batch_arguments(input, output, files_from)
     if many:
         from snac_cli.batch.tasks import DecodeTask
 
         suffix = "." + audio_format.lower().lstrip(".")
         check_output_format(f"*{suffix}", subtype_name, fixed_rate)  # before any work
         task = DecodeTask(settings, replace(models, threads=threads_per_job(jobs)), suffix)
-        run_folder(task, input, output, files_from, RunSettings(jobs, manifest, force, quiet))
+        run_folder(task, folder, target, files_from, RunSettings(jobs, manifest, force, quiet))
         return
     from snac_cli.codec.decoding import decode_file
 
-    assert input is not None  # a single file
-    check_output_format(output, subtype_name, fixed_rate)
-    check_output(output, force, input)
+    check_output_format(target, subtype_name, fixed_rate)
+    check_output(target, force, input)
     with binary_input(input) as stream, named(input):
-        decode_file(stream, binary_output(output), settings, model=models, progress=progress_bar(quiet))
+        decode_file(stream, binary_output(target), settings, model=models, progress=progress_bar(quiet))
 
 
 @app.command(cls=o.PlainCommand)

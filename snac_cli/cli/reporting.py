@@ -19,7 +19,7 @@ import typer.core
 try:  # Typer 0.2x runs its own copy of click, whose exceptions are not click's
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older Typer, over click itself
-    from click import exceptions as click_exceptions
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from snac_cli.errors import OutputError, SnacError, UsageError
 
@@ -92,10 +92,9 @@ def debug_traceback() -> None:
 class ReportingGroup(typer.core.TyperGroup):
     """The command group, run so that every outcome passes through `reported` (also under CliRunner)."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
-        parent = super()
-        code = reported(lambda: parent.main(args, prog_name, complete_var, standalone_mode=False, **extra))
+    def main(self, *args: Any, standalone_mode: bool = True, **extra: Any) -> Any:
+        parent: Any = super()
+        code = reported(lambda: parent.main(*args, standalone_mode=False, **extra))
         if standalone_mode:
             sys.exit(code)
         return code

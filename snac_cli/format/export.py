@@ -31,7 +31,7 @@ def export_bytes(snac: SnacFile, name: str, fmt: str, offsets: str, base: int, t
     """A `.snac` file's codes in a training format: flat tokens (npy, jsonl, tokens) or per-scale arrays (npz)."""
     buffer = io.BytesIO()
     if fmt == "npz":
-        np.savez(buffer, **{f"scale_{i}": c for i, c in enumerate(snac.codes)})
+        np.savez(buffer, **{f"scale_{i}": c for i, c in enumerate(snac.codes)})  # type: ignore[arg-type]
         return buffer.getvalue()
     tokens = flat_tokens(snac, offsets, base)
     if fmt == "npy":
@@ -96,7 +96,7 @@ def integer_rows(value: object) -> np.ndarray:
         for token in row:
             if type(token) is not int or not 0 <= token <= INT64_MAX:  # no floats, booleans or nulls
                 raise ValueError(f"token {str(token)[:30]} is not an integer in 0..{INT64_MAX}")
-    if len({len(row) for row in rows}) > 1:
+    if len({len(row) for row in rows if isinstance(row, list)}) > 1:
         raise ValueError("channels of different lengths")
     return np.array(rows, dtype=np.int64)
 

@@ -18,8 +18,9 @@ class RotaryEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Rotate x (..., n, dim_head) by its position along n."""
-        positions = torch.arange(x.shape[-2], device=x.device).type_as(self.inv_freq)
-        angles = torch.outer(positions, self.inv_freq)  # (n, dim_head / 2)
+        inv_freq: torch.Tensor = self.inv_freq  # type: ignore[assignment]  # a buffer
+        positions = torch.arange(x.shape[-2], device=x.device).type_as(inv_freq)
+        angles = torch.outer(positions, inv_freq)  # (n, dim_head / 2)
         angles = torch.cat((angles, angles), dim=-1)  # (n, dim_head)
         first, second = x.chunk(2, dim=-1)
         return x * angles.cos() + torch.cat((-second, first), dim=-1) * angles.sin()

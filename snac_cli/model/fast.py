@@ -164,7 +164,7 @@ class FastPath:
             weights[0],
             conv.bias,
             stride=(1, conv.stride[0]),
-            padding=(0, conv.padding[0]),  # type: ignore[index]
+            padding=(0, int(conv.padding[0])),
             dilation=(1, conv.dilation[0]),
             groups=conv.groups,
         )
@@ -172,7 +172,7 @@ class FastPath:
 
     def depthwise(self, conv: nn.Conv1d, taps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """A depthwise conv as one multiply-add per tap over shifted inputs, a cache-sized tile at a time."""
-        d, pad = conv.dilation[0], conv.padding[0]  # type: ignore[index]
+        d, pad = conv.dilation[0], int(conv.padding[0])
         T = x.shape[1]
         out = torch.empty_like(x)
         rows = max(1, TILE // (x.shape[0] * x.shape[-1]))
@@ -195,7 +195,7 @@ class FastPath:
 
     def strided(self, conv: nn.Conv1d, first: torch.Tensor, second: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """A conv with kernel 2s and stride s as two matrix products over frames of s steps."""
-        s, pad = conv.stride[0], conv.padding[0]  # type: ignore[index]
+        s, pad = conv.stride[0], int(conv.padding[0])
         frames = F.pad(x, (0, 0, pad, s - pad)).view(x.shape[0], -1, s * x.shape[-1])  # (B, T / s + 1, s * C)
         out = torch.matmul(frames[:, :-1], first).add_(torch.matmul(frames[:, 1:], second))
         return out.add_(conv.bias) if conv.bias is not None else out
@@ -207,13 +207,13 @@ class FastPath:
         if kind == "polyphase":
             return self.polyphase(conv, weights[0], x)
         if kind == "winograd":
-            return self.winograd(conv, *weights, x)
+            return self.winograd(conv, weights[0], weights[1], weights[2], x)
         out = F.conv_transpose2d(
             x.transpose(1, 2).unsqueeze(2),
             weights[0],
             conv.bias,
             stride=(1, conv.stride[0]),
-            padding=(0, conv.padding[0]),
+            padding=(0, int(conv.padding[0])),
             output_padding=(0, conv.output_padding[0]),
             groups=conv.groups,
         )
@@ -266,7 +266,7 @@ class FastPath:
     @staticmethod
     def trimmed(conv: nn.ConvTranspose1d, steps: torch.Tensor, T: int) -> torch.Tensor:
         """Upsampled steps (B, n, C_out) from T inputs, cut to the transposed conv's output and biased."""
-        s, pad = conv.stride[0], conv.padding[0]
+        s, pad = conv.stride[0], int(conv.padding[0])
         length = (T - 1) * s - 2 * pad + 2 * s + conv.output_padding[0]
         out = steps[:, pad : pad + length]
         return out.add_(conv.bias) if conv.bias is not None else out

@@ -73,6 +73,6 @@ class ResidualVectorQuantize(nn.Module):
         """The quantized latent (B, D, T) that the codes stand for."""
         z_q: torch.Tensor | float = 0.0
         for quantizer, codes_i in zip(self.quantizers, codes, strict=True):
-            z_q = z_q + quantizer.decode(codes_i)
+            z_q = z_q + quantizer.decode(codes_i)  # type: ignore[operator]  # a module's method
         assert isinstance(z_q, torch.Tensor)
         return z_q

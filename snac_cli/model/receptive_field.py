@@ -23,6 +23,6 @@ def reach(layers: list[nn.Module]) -> int:
         elif isinstance(layer, nn.ConvTranspose1d):  # stride s up: an output sees about (span + k) / s inputs
             span = (span + layer.kernel_size[0]) / layer.stride[0] + 1
         elif isinstance(layer, nn.Conv1d):
-            k, d, p = layer.kernel_size[0], layer.dilation[0], layer.padding[0]  # type: ignore[index]
+            k, d, p = layer.kernel_size[0], layer.dilation[0], int(layer.padding[0])
             span = span * layer.stride[0] + max(p, (k - 1) * d - p)
     return math.ceil(span)
