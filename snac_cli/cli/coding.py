@@ -16,12 +16,14 @@ from snac_cli.cli.display import progress_bar
 from snac_cli.cli.reporting import say
 from snac_cli.cli.streams import audio_input, binary_input, binary_output, check_output, named
 from snac_cli.errors import InputError, UsageError
-from snac_cli.settings import DecodeSettings, EncodeSettings, ModelSettings, Precision, RunSettings, Subtype
+from snac_cli.settings import DEFAULT_MODEL, DecodeSettings, EncodeSettings, ModelSettings, RunSettings, Subtype
 
 if TYPE_CHECKING:
     from snac_cli.batch.runner import Task
 
 AUDIO = "Audio file (WAV, FLAC, OGG, MP3, ...), - for stdin, or a folder of them."
+AUDIO_OUTPUT = "Audio file (.wav, .flac, .ogg, ...), - for WAV on stdout, or a folder."
+SNAC_OUTPUT = ".snac file to write, - for stdout, or a folder (for a folder or list)."
 RAY = "Run a folder or list on Ray Data: --ray for a local Ray, --ray=ADDRESS for a cluster (needs snac-cli[ray])."
 BATCH = (
     "Audio per forward pass when a folder's short clips are batched (0: one clip at a time) "
@@ -33,10 +35,7 @@ BATCH = (
 def encode(
     *,
     input: Annotated[str, typer.Argument(metavar="INPUT", help=AUDIO)],
-    output: Annotated[
-        str | None,
-        typer.Argument(metavar="OUTPUT", help=".snac file to write, - for stdout, or a folder (for a folder or list)."),
-    ] = None,
+    output: Annotated[str | None, typer.Argument(metavar="OUTPUT", help=SNAC_OUTPUT)] = None,
     files_from: o.FilesFrom = None,
     jobs: o.Jobs = 1,
     manifest: o.Manifest = None,
@@ -44,9 +43,9 @@ def encode(
     batch_seconds: Annotated[
         float | None, typer.Option(help=BATCH, min=0, max=o.MAX_SECONDS, metavar="SECONDS")
     ] = None,
-    model: o.Model = "24khz",
-    device: o.Device = "auto",
-    precision: o.PrecisionOption = Precision.fp32,
+    model: o.Model = DEFAULT_MODEL,
+    device: o.Device = ModelSettings.device,
+    precision: o.PrecisionOption = ModelSettings.precision,
     normalize: o.NormalizeOption = EncodeSettings.normalize,
     channels: o.ChannelsOption = EncodeSettings.channels,
     meta: Annotated[
@@ -81,10 +80,7 @@ def encode(
 def decode(
     *,
     input: Annotated[str, typer.Argument(metavar="INPUT", help=".snac file, - for stdin, or a folder of them.")],
-    output: Annotated[
-        str | None,
-        typer.Argument(metavar="OUTPUT", help="Audio file (.wav, .flac, .ogg, ...), - for WAV on stdout, or a folder."),
-    ] = None,
+    output: Annotated[str | None, typer.Argument(metavar="OUTPUT", help=AUDIO_OUTPUT)] = None,
     files_from: o.FilesFrom = None,
     jobs: o.Jobs = 1,
     manifest: o.Manifest = None,
@@ -94,11 +90,11 @@ def decode(
             "--format", metavar="FORMAT", help="Audio format of the files a folder or list decodes to (wav, flac, ogg)."
         ),
     ] = "wav",
-    device: o.Device = "auto",
-    precision: o.PrecisionOption = Precision.fp32,
+    device: o.Device = ModelSettings.device,
+    precision: o.PrecisionOption = ModelSettings.precision,
     sample_rate: Annotated[str, typer.Option(metavar="RATE", help="original, model, or a rate in Hz.")] = "original",
     subtype: Annotated[Subtype | None, typer.Option(help="Sample format of WAV/FLAC output (default PCM_16).")] = None,
-    seed: o.Seed = 0,
+    seed: o.Seed = DecodeSettings.seed,
     model: Annotated[
         str | None,
         typer.Option("--model", "-m", metavar="MODEL", help="Use this model instead of the one the file names."),
@@ -141,12 +137,12 @@ def roundtrip(
             "--output", "-o", metavar="PATH", help="Reconstruction (default: INPUT.MODEL.wav beside the input)."
         ),
     ] = None,
-    model: o.Model = "24khz",
-    device: o.Device = "auto",
-    precision: o.PrecisionOption = Precision.fp32,
+    model: o.Model = DEFAULT_MODEL,
+    seed: o.Seed = DecodeSettings.seed,
+    device: o.Device = ModelSettings.device,
+    precision: o.PrecisionOption = ModelSettings.precision,
     normalize: o.NormalizeOption = EncodeSettings.normalize,
     channels: o.ChannelsOption = EncodeSettings.channels,
-    seed: o.Seed = 0,
     keep_snac: Annotated[bool, typer.Option(help="Also keep the .snac file beside the reconstruction.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     force: o.Force = False,
