@@ -1,6 +1,6 @@
 """Many short clips: `snac encode FOLDER` (batched) against one file at a time, on the same clips.
 
-    uv run python benchmarks/batch.py --clips 200
+    uv run python -m benchmarks.batch --clips 200
 
 Makes a folder of speech-like clips of 0.5 to 4 s (mono, 16 / 22.05 / 44.1 kHz) and a checkpoint of the
 official 24 kHz configuration (random weights), then times, each in fresh processes:
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
+from tests.helpers.signals import speech_like
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import OFFICIAL, make_checkpoint  # noqa: E402
-from signals import speech_like  # noqa: E402
 
 
 def snac(*args: str) -> float:

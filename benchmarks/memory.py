@@ -1,6 +1,6 @@
 """Peak memory and speed of `snac encode` and `snac decode` as the input grows (bounded-memory check).
 
-    uv run python benchmarks/memory.py --minutes 1 8 60
+    uv run python -m benchmarks.memory --minutes 1 8 60
 
 Makes a speech-like 24 kHz mono WAV of each length and a checkpoint of the official 24 kHz configuration
 (random weights), runs the real CLI on each in a child process, and prints wall time and peak resident
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import soundfile as sf
 
+from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
+from tests.helpers.signals import speech_like
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import OFFICIAL, make_checkpoint  # noqa: E402
-from signals import speech_like  # noqa: E402
 
 RATE = 24000
 

@@ -1,7 +1,7 @@
 """Issue 5's scenario at full size: a folder of short clips with a corrupt one, one command, killed halfway,
 then run again.
 
-    uv run python benchmarks/resume.py --clips 200 --signal KILL
+    uv run python -m benchmarks.resume --clips 200 --signal KILL
 
 Makes the clips of `benchmarks/batch.py` plus a corrupt `broken.wav`, starts `snac encode FOLDER OUT` with
 the official 24 kHz configuration (random weights), kills it once half the outputs exist (SIGKILL leaves no
@@ -20,10 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.batch import make_clips
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from batch import make_clips  # noqa: E402
-from conftest import OFFICIAL, make_checkpoint  # noqa: E402
+
+from tests.helpers.checkpoints import OFFICIAL, make_checkpoint  # noqa: E402
 
 
 def main() -> None:

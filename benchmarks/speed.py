@@ -1,6 +1,6 @@
 """Encode and decode speed of snac-cli against the reference SNAC 1.2.1, side by side in one run.
 
-    uv run python benchmarks/speed.py --models 24khz 32khz --seconds 10 --repeats 5
+    uv run python -m benchmarks.speed --models 24khz 32khz --seconds 10 --repeats 5
 
 Every measurement runs in a fresh process (so that peak memory is its own) on the same speech-like audio,
 with the same random weights in the official layout (speed does not depend on the weights):
@@ -40,8 +40,7 @@ def worker(impl: str, folder: str, op: str, seconds: float, repeats: int, codes_
         tune_allocator()
     import torch
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from signals import speech_like
+    from tests.helpers.signals import speech_like
 
     if impl == "ours":
         from snac_cli import SNAC
@@ -93,8 +92,19 @@ def worker(impl: str, folder: str, op: str, seconds: float, repeats: int, codes_
 
 def measure(impl: str, folder: str, op: str, seconds: float, repeats: int, codes_file: str) -> tuple[float, float]:
     """(median seconds, peak RSS in MB) of one implementation and operation, in a child process."""
-    command = [sys.executable, __file__, "--worker", impl, folder, op, str(seconds), str(repeats), codes_file]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.speed",
+        "--worker",
+        impl,
+        folder,
+        op,
+        str(seconds),
+        str(repeats),
+        codes_file,
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     out = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     if status:
@@ -114,9 +124,9 @@ def main() -> None:
         worker(impl, folder, op, float(seconds), int(repeats), codes_file)
         return
 
-    sys.path.insert(0, str(ROOT / "tests"))
     import torch
-    from conftest import OFFICIAL, make_checkpoint
+
+    from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"{args.seconds:g} s of speech-like audio, median of {args.repeats}")  # fmt: skip

@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from signals import music_like, speech_like
-from typer.testing import CliRunner
 
 from snac_cli.batch.plan import Job, Record, plan, read_list, relative_target
 from snac_cli.batch.runner import run_pool
@@ -23,12 +21,8 @@ from snac_cli.cli import app
 from snac_cli.errors import InputError, OutputError
 from snac_cli.files import partial_of
 from snac_cli.format.container import read_snac
-
-runner = CliRunner()
-
-
-def invoke(*args, stdin: str | None = None):
-    return runner.invoke(app, [str(a) for a in args], input=stdin)
+from tests.helpers.cli import INTERRUPTED, OUTPUT, USAGE, invoke, runner
+from tests.helpers.signals import music_like, speech_like
 
 
 def write_clip(path: Path, seconds: float, rate: int = 16000, channels: int = 1, seed: int = 0) -> Path:
@@ -263,7 +257,7 @@ def test_a_killed_run_finishes_on_the_second_go_without_redoing_anything(tmp_pat
     child.send_signal(signal.SIGINT)
     child.wait(timeout=60)
     done = {p.name: p.stat().st_mtime_ns for p in out.glob("*.snac")}
-    assert 2 <= len(done) < 8 and child.returncode == 130
+    assert 2 <= len(done) < 8 and child.returncode == INTERRUPTED
     assert not list(out.glob(".*.part"))  # an interrupted output is never left half-written
     rerun = subprocess.run(command, capture_output=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
@@ -336,9 +330,9 @@ def test_short_clips_are_grouped_by_length_and_long_ones_go_alone():
 def test_an_output_that_is_a_file_is_an_output_error(tmp_path, tiny, corpus):
     (tmp_path / "out").write_text("")
     result = invoke("encode", corpus, tmp_path / "out", "-m", tiny)
-    assert result.exit_code == 5 and "not a directory" in result.stderr
+    assert result.exit_code == OUTPUT and "not a directory" in result.stderr
 
 
 def test_ray_is_refused_for_a_single_file(tmp_path, tiny, corpus):
     result = invoke("encode", corpus / "speaker1" / "clip0.wav", tmp_path / "a.snac", "--ray=local")
-    assert result.exit_code == 2 and "--ray" in result.stderr
+    assert result.exit_code == USAGE and "--ray" in result.stderr

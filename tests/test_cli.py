@@ -11,24 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from typer.testing import CliRunner
 
 from snac_cli import __version__
-from snac_cli.cli import app
 from snac_cli.errors import AudioError, ContainerError, InputError, ModelError, OutputError
-
-runner = CliRunner()
-
-
-def snac(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run `snac` as a user would, in its own process."""
-    return subprocess.run(
-        [sys.executable, "-m", "snac_cli", *map(str, args)], input=stdin, capture_output=True, cwd=cwd, timeout=300
-    )
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from tests.helpers.cli import USAGE, invoke, snac
 
 
 def one_clear_line(stderr: str, expected: str) -> None:
@@ -123,19 +109,12 @@ def test_bad_audio_is_one_line_and_an_input_error(tmp_path, tiny, bad_inputs, ca
 def test_a_folder_input_needs_a_folder_output_and_some_audio(tmp_path, tiny):
     (tmp_path / "folder").mkdir()
     result = snac("encode", tmp_path / "folder", tmp_path / "out.snac", "-m", tiny)
-    assert result.returncode == 2
+    assert result.returncode == USAGE
     one_clear_line(result.stderr.decode(), "OUTPUT must be a folder too")
     result = snac("encode", tmp_path / "folder", tmp_path / "out", "-m", tiny)
     assert result.returncode == InputError.exit_code
     one_clear_line(result.stderr.decode(), "no audio files in")
     assert not (tmp_path / "out.snac").exists()
-
-
-@pytest.fixture
-def good_snac(tmp_path, tiny, audio_file) -> Path:
-    path = tmp_path / "good.snac"
-    assert invoke("encode", audio_file("in.wav", seconds=0.5), path, "-m", tiny).exit_code == 0
-    return path
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
@@ -194,7 +173,7 @@ def test_an_existing_output_needs_force(tmp_path, tiny, audio_file):
     ],
 )
 def test_usage_errors_exit_2(args):
-    assert invoke(*args).exit_code == 2
+    assert invoke(*args).exit_code == USAGE
 
 
 def test_version_and_help():
@@ -286,11 +265,11 @@ def test_an_unavailable_device_or_precision_is_a_usage_error(tmp_path, tiny, aud
 
     if not torch.cuda.is_available():
         result = invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--device", "cuda")
-        assert result.exit_code == 2 and "CUDA is not available" in result.stderr
+        assert result.exit_code == USAGE and "CUDA is not available" in result.stderr
         result = invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--precision", "fp16")
-        assert result.exit_code == 2 and "fp16 runs on CUDA only" in result.stderr
+        assert result.exit_code == USAGE and "fp16 runs on CUDA only" in result.stderr
     result = invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--device", "tpu")
-    assert result.exit_code == 2 and "device 'tpu'" in result.stderr
+    assert result.exit_code == USAGE and "device 'tpu'" in result.stderr
 
 
 def test_bf16_is_an_explicit_lossy_choice_that_still_round_trips(tmp_path, tiny, audio_file):
@@ -299,78 +278,6 @@ def test_bf16_is_an_explicit_lossy_choice_that_still_round_trips(tmp_path, tiny,
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["precision"] == "bf16"
     assert sf.info(tmp_path / "r.wav").frames == sf.info(wav).frames
-
-
-@pytest.mark.parametrize("fmt, suffix", [("npy", ".npy"), ("jsonl", ".jsonl"), ("tokens", ".txt")])
-@pytest.mark.parametrize("offsets", ["none", "position"])
-def test_export_then_import_gives_back_the_same_codes_and_audio(tmp_path, checkpoint, audio_file, fmt, suffix, offsets):
-    model = checkpoint("tiny-lm")
-    wav = audio_file("in.wav", rate=16000, seconds=0.9)
-    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model, "--normalize", "none").exit_code == 0
-    exported = invoke("export", tmp_path / "a.snac", "--format", fmt, "--offsets", offsets, "--base", "1000")
-    assert exported.exit_code == 0, exported.output
-    tokens_file = tmp_path / f"a{suffix}"
-    imported = invoke("import", tokens_file, tmp_path / "b.snac", "-m", model, "--offsets", offsets, "--base", "1000")
-    assert imported.exit_code == 0, imported.output
-    from snac_cli.format.container import read_snac
-
-    a, b = read_snac(tmp_path / "a.snac"), read_snac(tmp_path / "b.snac")
-    assert all(np.array_equal(x, y) for x, y in zip(a.codes, b.codes, strict=True))
-    for name in ("a", "b"):
-        assert (
-            invoke("decode", tmp_path / f"{name}.snac", tmp_path / f"{name}.wav", "--sample-rate", "model").exit_code
-            == 0
-        )
-    decoded_a, _ = sf.read(tmp_path / "a.wav")
-    decoded_b, _ = sf.read(tmp_path / "b.wav")
-    assert np.array_equal(decoded_a[: len(decoded_b)], decoded_b[: len(decoded_a)])
-
-
-def test_export_writes_seven_tokens_per_frame_for_three_scales(tmp_path, checkpoint, audio_file):
-    model = checkpoint("tiny-lm")
-    assert invoke("encode", audio_file("in.wav", seconds=0.5), tmp_path / "a.snac", "-m", model).exit_code == 0
-    record = json.loads(invoke("export", tmp_path / "a.snac", "--format", "jsonl", "-o", "-").stdout)
-    frames = json.loads(invoke("info", tmp_path / "a.snac", "--json").stdout)["frames_per_scale"][0]
-    assert len(record["tokens"][0]) == 7 * frames
-
-
-def test_import_rejects_tokens_out_of_place(tmp_path, checkpoint):
-    (tmp_path / "bad.txt").write_text("<snac_1><snac_2><snac_3>\n")  # not a whole frame of 7
-    result = invoke("import", tmp_path / "bad.txt", tmp_path / "b.snac", "-m", checkpoint("tiny-lm"))
-    assert result.exit_code == InputError.exit_code and "whole number of frames" in result.stderr
-    assert not (tmp_path / "b.snac").exists()
-
-
-@pytest.mark.parametrize("name", ["24khz", "32khz"])
-def test_export_import_decode_is_exact_for_the_official_shapes(tmp_path, checkpoint, audio_file, name):
-    model = checkpoint(name)
-    wav = audio_file("in.wav", rate=22050, seconds=0.8)
-    # Tokens carry codes only, not the input's normalization gain: encode without one to compare audio.
-    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model, "--normalize", "none").exit_code == 0
-    exported = invoke("export", tmp_path / "a.snac", "--format", "tokens", "--offsets", "position", "--base", "128266")
-    assert exported.exit_code == 0, exported.output
-    tokens = (tmp_path / "a.txt").read_text().split("><")
-    from snac_cli.format.container import read_snac
-
-    a = read_snac(tmp_path / "a.snac")
-    assert len(tokens) == a.frames * (7 if name == "24khz" else 15)
-    imported = invoke("import", tmp_path / "a.txt", tmp_path / "b.snac", "-m", model, "--offsets", "position",
-                      "--base", "128266")  # fmt: skip
-    assert imported.exit_code == 0, imported.output
-    b = read_snac(tmp_path / "b.snac")
-    assert all(np.array_equal(x, y) for x, y in zip(a.codes, b.codes, strict=True))
-    for snac_file in ("a", "b"):
-        decoded = invoke(
-            "decode", tmp_path / f"{snac_file}.snac", tmp_path / f"{snac_file}.wav", "--sample-rate", "model"
-        )
-        assert decoded.exit_code == 0, decoded.output
-    audio_a, _ = sf.read(tmp_path / "a.wav")
-    audio_b, _ = sf.read(tmp_path / "b.wav")
-    n = min(len(audio_a), len(audio_b))
-    assert n > 0 and np.array_equal(audio_a[:n], audio_b[:n])
-
-
-# ---- the edges: what a hostile first day found ----------------------------------------------------------
 
 
 def forged(path: Path, target: Path, **changes) -> Path:
@@ -430,34 +337,6 @@ def test_cat_file_into_encode_gives_the_codes_of_the_file(tmp_path, tiny, normal
     assert (tmp_path / "pipe.snac").read_bytes() == (tmp_path / "file.snac").read_bytes()
 
 
-@pytest.mark.parametrize("content, message", [
-    (b'{"tokens": [1, 99999999999999999999999]}\n', "not an integer in"),
-    (b"", "no record"),
-    (b"[1, 2]\n", "not an object with 'tokens'"),
-    (b"null\n", "not an object with 'tokens'"),
-    (b'{"tokens": [1.5, 2]}\n', "token 1.5 is not an integer"),
-    (b'{"tokens": [true]}\n', "token True is not an integer"),
-    (b'{"tokens": [[1, 2], [3]]}\n', "channels of different lengths"),
-    (b"\xff\xfe", "not UTF-8"),
-])  # fmt: skip
-def test_malformed_tokens_are_one_input_error(tmp_path, checkpoint, content, message):
-    (tmp_path / "t.jsonl").write_bytes(content)
-    result = invoke("import", tmp_path / "t.jsonl", tmp_path / "t.snac", "-m", checkpoint("tiny-lm"))
-    assert result.exit_code == InputError.exit_code and message in result.stderr, result.output
-    assert not (tmp_path / "t.snac").exists()
-    (tmp_path / "t.txt").write_bytes(b"<snac_99999999999999999999999>\n")
-    result = invoke("import", tmp_path / "t.txt", tmp_path / "t.snac", "-m", checkpoint("tiny-lm"))
-    assert result.exit_code == InputError.exit_code and "not a '<snac_{}>' token" in result.stderr
-
-
-def test_export_of_stdin_writes_stdout(tmp_path, good_snac):
-    import io
-
-    result = snac("export", "-", "--format", "npz", stdin=good_snac.read_bytes(), cwd=tmp_path)
-    assert result.returncode == 0 and "scale_0" in np.load(io.BytesIO(result.stdout))
-    assert not list(tmp_path.glob("-*"))
-
-
 def test_binary_data_is_never_written_to_a_terminal(tmp_path, good_snac):
     import pty
 
@@ -470,7 +349,7 @@ def test_binary_data_is_never_written_to_a_terminal(tmp_path, good_snac):
                 stderr=subprocess.PIPE,
                 timeout=300,
             )
-            assert result.returncode == 2, args
+            assert result.returncode == USAGE, args
             one_clear_line(result.stderr.decode(), "refusing to write binary data to a terminal")
     finally:
         os.close(controller)
@@ -503,9 +382,9 @@ def test_many_channels_mix_down_and_keep_is_refused_past_its_limit(tmp_path, tin
     assert invoke("decode", tmp_path / "mix.snac", tmp_path / "mix.wav").exit_code == 0
     assert sf.info(tmp_path / "mix.wav").channels == 65
     result = invoke("encode", tmp_path / "wide.wav", tmp_path / "keep.snac", "-m", tiny, "--channels", "keep")
-    assert result.exit_code == 2 and "at most 64 channels" in result.stderr
+    assert result.exit_code == USAGE and "at most 64 channels" in result.stderr
     mp3 = invoke("decode", tmp_path / "mix.snac", tmp_path / "mix.mp3", "-m", tmp_path / "gone")
-    assert mp3.exit_code == 2 and "MP3 holds at most 2 channels" in mp3.stderr  # before the model loads
+    assert mp3.exit_code == USAGE and "MP3 holds at most 2 channels" in mp3.stderr  # before the model loads
 
 
 def test_a_folder_takes_every_format_single_files_take(tmp_path, tiny):
@@ -523,7 +402,7 @@ def test_meta_that_is_not_utf8_is_a_usage_error(tmp_path, tiny, audio_file):
         [sys.executable.encode(), b"-m", b"snac_cli", b"encode", bytes(wav), bytes(tmp_path / "o.snac"),
          b"-m", bytes(tiny), b"--meta", b"k=caf\xe9"], capture_output=True, timeout=300,
     )  # fmt: skip
-    assert result.returncode == 2 and not (tmp_path / "o.snac").exists()
+    assert result.returncode == USAGE and not (tmp_path / "o.snac").exists()
     one_clear_line(result.stderr.decode(), "is not UTF-8 text")
 
 
@@ -534,5 +413,5 @@ def test_ray_without_a_cluster_is_one_usage_error(tmp_path, tiny, audio_file):
         [sys.executable, "-m", "snac_cli", "encode", str(tmp_path), str(tmp_path / "out"), "-m", str(tiny),
          "--ray=auto"], capture_output=True, timeout=300, env=env,
     )  # fmt: skip
-    assert result.returncode == 2
+    assert result.returncode == USAGE
     one_clear_line(result.stderr.decode(), "--ray=auto found no Ray cluster")

@@ -5,19 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from typer.testing import CliRunner
 
-from snac_cli.cli import app
 from snac_cli.codec.models import frame_samples
 from snac_cli.errors import InputError
 from snac_cli.format.container import read_snac
 from snac_cli.format.edit import concat, cut
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from tests.helpers.cli import invoke
 
 
 @pytest.fixture

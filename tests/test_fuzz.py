@@ -12,11 +12,10 @@ import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from snac_cli.cli import app
+from tests.helpers.cli import runner
 
-runner = CliRunner()
 DOCUMENTED = {0, 2, 3, 4, 5}  # 70 (internal error) is a bug, 130/143 need a signal
 NUMBERS = ["0", "1", "-1", "0.5", "nan", "inf", "-inf", "1e9", "1e400", "abc", "", str(2**64)]
 MODELS = ["TINY", "TINY", "TINY", "gone", "24khz"]  # mostly the tiny model; 24khz is offline and not cached

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pyloudnorm
 import pytest
-from signals import music_like, speech_like
 
 from snac_cli.audio.loudness import LoudnessMeter
 from snac_cli.audio.normalize import LOUDNESS_TARGET, PEAK_CEILING, measure_gain
+from tests.helpers.signals import music_like, speech_like
 
 
 @pytest.mark.parametrize("rate", [8000, 24000, 44100, 48000])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from signals import speech_like
 
 from snac_cli.audio.metrics import mel_distance, si_sdr
+from tests.helpers.signals import speech_like
 
 
 def test_si_sdr_ignores_scale_and_ranks_noise():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import snac
 import torch
-from conftest import CONFIGS, OFFICIAL
-from signals import music_like, speech_like
 
 from snac_cli import SNAC
 from snac_cli.model.fast import FastPath
+from tests.helpers.checkpoints import CONFIGS, OFFICIAL
+from tests.helpers.signals import music_like, speech_like
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 import torch
-from conftest import CONFIGS, make_checkpoint
-from signals import speech_like
 
 from snac_cli import SNAC, CheckpointError, ModelNotFoundError
+from tests.helpers.checkpoints import CONFIGS, make_checkpoint
+from tests.helpers.signals import speech_like
 
 
 def encode_speech(model: SNAC) -> list[torch.Tensor]:

@@ -11,17 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from snac_cli.cli import app
 from snac_cli.cli.reporting import INTERNAL_ERROR, TERMINATED
+from tests.helpers.cli import INPUT, USAGE, runner
 
-runner = CliRunner()
 COMMANDS = ["encode", "decode", "roundtrip", "info", "export", "import", "cut", "concat"]
-
-
-def snac(*args, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snac_cli", *map(str, args)], capture_output=True, timeout=timeout)
 
 
 def one_line(stderr: str, start: str = "snac: error: ") -> str:
@@ -74,14 +69,14 @@ USAGE_ERRORS = [
 @pytest.mark.parametrize("args", USAGE_ERRORS, ids=lambda args: " ".join(args)[:60])
 def test_every_usage_error_is_one_line_and_exit_2_before_any_work(inputs, args):
     result = runner.invoke(app, [inputs.get(a, a) if a in inputs else a.replace("OUT", inputs["OUT"]) for a in args])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == USAGE, result.output
     one_line(result.stderr)
     assert not list(Path(inputs["OUT"]).parent.glob("o*")) and not list(Path(inputs["OUT"]).parent.glob(".*part"))
 
 
 def test_a_folder_decode_checks_its_format_before_any_file(tmp_path, inputs):
     result = runner.invoke(app, ["decode", str(Path(inputs["SNAC"]).parent), str(tmp_path / "d"), "--format", "xyz"])
-    assert result.exit_code == 2 and "unknown output format" in one_line(result.stderr)
+    assert result.exit_code == USAGE and "unknown output format" in one_line(result.stderr)
     assert not (tmp_path / "d" / "manifest.jsonl").exists()
 
 
@@ -154,8 +149,8 @@ def test_unreadable_inputs_are_input_errors_named_so(tmp_path, inputs, monkeypat
                 ["concat", "SNAC", "SNAC", "-o", "OUT.snac"], ["import", "SNAC", "OUT.snac"]]  # fmt: skip
     for args in commands:
         result = runner.invoke(app, [inputs.get(a, a.replace("OUT", inputs["OUT"])) for a in args])
-        assert result.exit_code == 3, (args, result.output)
+        assert result.exit_code == INPUT, (args, result.output)
         assert "cannot read it (Permission denied)" in one_line(result.stderr)
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # as root, chmod 000 would not stop a read
     result = runner.invoke(app, ["encode", inputs["WAV"], inputs["OUT"] + ".snac"])
-    assert result.exit_code == 3 and "cannot read it (permission denied)" in one_line(result.stderr)
+    assert result.exit_code == INPUT and "cannot read it (permission denied)" in one_line(result.stderr)

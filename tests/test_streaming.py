@@ -1,4 +1,4 @@
-"""Chunked inference equals whole-file inference, in bounded memory, for any length and block size."""
+"""Inference in windows equals whole-file inference, in bounded memory, for any length and block size."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from signals import music_like, speech_like
 
 from snac_cli import SNAC
 from snac_cli.engine.batching import encode_batch
 from snac_cli.engine.streaming import decode_stream, encode_stream
 from snac_cli.model.layers import NoiseBlock
+from tests.helpers.signals import music_like, speech_like
 
 
 @pytest.fixture(scope="module")

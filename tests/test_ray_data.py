@@ -7,14 +7,13 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from signals import speech_like
-from typer.testing import CliRunner
 
 from snac_cli.cli import app
 from snac_cli.format.container import read_snac
+from tests.helpers.cli import INPUT, runner
+from tests.helpers.signals import speech_like
 
 ray = pytest.importorskip("ray")
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +56,7 @@ def test_snac_encoder_in_map_batches_gives_the_codes_of_single_encodes(local_ray
 def test_encode_with_ray_writes_the_files_and_manifest_of_a_local_run(local_ray, tiny, clips, tmp_path):
     local = runner.invoke(app, ["encode", str(clips), str(tmp_path / "local"), "-m", str(tiny)])
     remote = runner.invoke(app, ["encode", str(clips), str(tmp_path / "ray"), "-m", str(tiny), "--ray=local"])
-    assert local.exit_code == remote.exit_code == 3  # the broken clip, in both
+    assert local.exit_code == remote.exit_code == INPUT  # the broken clip, in both
     snacs = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.snac"))
     assert len(snacs) == 4
     for name in snacs:

@@ -1,0 +1,113 @@
+"""`snac export` and `snac import` (format/export.py, cli/tokens.py): codes to a language model's tokens and
+back, exactly, for every format and offset scheme; malformed tokens are one input error."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from snac_cli.errors import InputError
+from tests.helpers.cli import invoke, snac
+
+
+@pytest.mark.parametrize("fmt, suffix", [("npy", ".npy"), ("jsonl", ".jsonl"), ("tokens", ".txt")])
+@pytest.mark.parametrize("offsets", ["none", "position"])
+def test_export_then_import_gives_back_the_same_codes_and_audio(tmp_path, checkpoint, audio_file, fmt, suffix, offsets):
+    model = checkpoint("tiny-lm")
+    wav = audio_file("in.wav", rate=16000, seconds=0.9)
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model, "--normalize", "none").exit_code == 0
+    exported = invoke("export", tmp_path / "a.snac", "--format", fmt, "--offsets", offsets, "--base", "1000")
+    assert exported.exit_code == 0, exported.output
+    tokens_file = tmp_path / f"a{suffix}"
+    imported = invoke("import", tokens_file, tmp_path / "b.snac", "-m", model, "--offsets", offsets, "--base", "1000")
+    assert imported.exit_code == 0, imported.output
+    from snac_cli.format.container import read_snac
+
+    a, b = read_snac(tmp_path / "a.snac"), read_snac(tmp_path / "b.snac")
+    assert all(np.array_equal(x, y) for x, y in zip(a.codes, b.codes, strict=True))
+    for name in ("a", "b"):
+        assert (
+            invoke("decode", tmp_path / f"{name}.snac", tmp_path / f"{name}.wav", "--sample-rate", "model").exit_code
+            == 0
+        )
+    decoded_a, _ = sf.read(tmp_path / "a.wav")
+    decoded_b, _ = sf.read(tmp_path / "b.wav")
+    assert np.array_equal(decoded_a[: len(decoded_b)], decoded_b[: len(decoded_a)])
+
+
+def test_export_writes_seven_tokens_per_frame_for_three_scales(tmp_path, checkpoint, audio_file):
+    model = checkpoint("tiny-lm")
+    assert invoke("encode", audio_file("in.wav", seconds=0.5), tmp_path / "a.snac", "-m", model).exit_code == 0
+    record = json.loads(invoke("export", tmp_path / "a.snac", "--format", "jsonl", "-o", "-").stdout)
+    frames = json.loads(invoke("info", tmp_path / "a.snac", "--json").stdout)["frames_per_scale"][0]
+    assert len(record["tokens"][0]) == 7 * frames
+
+
+def test_import_rejects_tokens_out_of_place(tmp_path, checkpoint):
+    (tmp_path / "bad.txt").write_text("<snac_1><snac_2><snac_3>\n")  # not a whole frame of 7
+    result = invoke("import", tmp_path / "bad.txt", tmp_path / "b.snac", "-m", checkpoint("tiny-lm"))
+    assert result.exit_code == InputError.exit_code and "whole number of frames" in result.stderr
+    assert not (tmp_path / "b.snac").exists()
+
+
+@pytest.mark.parametrize("name", ["24khz", "32khz"])
+def test_export_import_decode_is_exact_for_the_official_shapes(tmp_path, checkpoint, audio_file, name):
+    model = checkpoint(name)
+    wav = audio_file("in.wav", rate=22050, seconds=0.8)
+    # Tokens carry codes only, not the input's normalization gain: encode without one to compare audio.
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model, "--normalize", "none").exit_code == 0
+    exported = invoke("export", tmp_path / "a.snac", "--format", "tokens", "--offsets", "position", "--base", "128266")
+    assert exported.exit_code == 0, exported.output
+    tokens = (tmp_path / "a.txt").read_text().split("><")
+    from snac_cli.format.container import read_snac
+
+    a = read_snac(tmp_path / "a.snac")
+    assert len(tokens) == a.frames * (7 if name == "24khz" else 15)
+    imported = invoke("import", tmp_path / "a.txt", tmp_path / "b.snac", "-m", model, "--offsets", "position",
+                      "--base", "128266")  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    b = read_snac(tmp_path / "b.snac")
+    assert all(np.array_equal(x, y) for x, y in zip(a.codes, b.codes, strict=True))
+    for snac_file in ("a", "b"):
+        decoded = invoke(
+            "decode", tmp_path / f"{snac_file}.snac", tmp_path / f"{snac_file}.wav", "--sample-rate", "model"
+        )
+        assert decoded.exit_code == 0, decoded.output
+    audio_a, _ = sf.read(tmp_path / "a.wav")
+    audio_b, _ = sf.read(tmp_path / "b.wav")
+    n = min(len(audio_a), len(audio_b))
+    assert n > 0 and np.array_equal(audio_a[:n], audio_b[:n])
+
+
+# ---- the edges: what a hostile first day found ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"tokens": [1, 99999999999999999999999]}\n', "not an integer in"),
+    (b"", "no record"),
+    (b"[1, 2]\n", "not an object with 'tokens'"),
+    (b"null\n", "not an object with 'tokens'"),
+    (b'{"tokens": [1.5, 2]}\n', "token 1.5 is not an integer"),
+    (b'{"tokens": [true]}\n', "token True is not an integer"),
+    (b'{"tokens": [[1, 2], [3]]}\n', "channels of different lengths"),
+    (b"\xff\xfe", "not UTF-8"),
+])  # fmt: skip
+def test_malformed_tokens_are_one_input_error(tmp_path, checkpoint, content, message):
+    (tmp_path / "t.jsonl").write_bytes(content)
+    result = invoke("import", tmp_path / "t.jsonl", tmp_path / "t.snac", "-m", checkpoint("tiny-lm"))
+    assert result.exit_code == InputError.exit_code and message in result.stderr, result.output
+    assert not (tmp_path / "t.snac").exists()
+    (tmp_path / "t.txt").write_bytes(b"<snac_99999999999999999999999>\n")
+    result = invoke("import", tmp_path / "t.txt", tmp_path / "t.snac", "-m", checkpoint("tiny-lm"))
+    assert result.exit_code == InputError.exit_code and "not a '<snac_{}>' token" in result.stderr
+
+
+def test_export_of_stdin_writes_stdout(tmp_path, good_snac):
+    import io
+
+    result = snac("export", "-", "--format", "npz", stdin=good_snac.read_bytes(), cwd=tmp_path)
+    assert result.returncode == 0 and "scale_0" in np.load(io.BytesIO(result.stdout))
+    assert not list(tmp_path.glob("-*"))
