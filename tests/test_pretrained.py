@@ -25,6 +25,19 @@ def test_every_layout_loads_to_the_same_model(tmp_path, checkpoint, layout):
     assert all(torch.equal(a, b) for a, b in zip(encode_speech(official), encode_speech(other), strict=True))
 
 
+def test_a_file_in_torchs_old_unzipped_format_loads_too(tmp_path):
+    """Checkpoints are memory-mapped where torch can (its zip format); an older file is read whole instead."""
+    official = make_checkpoint(tmp_path / "official", CONFIGS["tiny"], seed=0)
+    old = tmp_path / "old"
+    shutil.copytree(official, old)
+    weights = torch.load(official / "pytorch_model.bin", weights_only=True)
+    torch.save(weights, old / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+    with pytest.raises(RuntimeError):  # the case this test is about: torch cannot map this file
+        torch.load(old / "pytorch_model.bin", weights_only=True, mmap=True)
+    a, b = SNAC.from_pretrained(official), SNAC.from_pretrained(old)
+    assert all(torch.equal(x, y) for x, y in zip(encode_speech(a), encode_speech(b), strict=True))
+
+
 def test_a_model_in_the_hub_cache_loads_offline_by_short_name(tmp_path, checkpoint):
     snapshot = tmp_path / "models--hubertsiuzdak--snac_24khz" / "snapshots" / ("0" * 40)
     shutil.copytree(checkpoint("tiny"), snapshot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -45,4 +46,25 @@ def main() -> None:
     reporting.install_signal_handlers()
     # `--ray` alone means a local Ray; an address must be attached (--ray=ADDRESS), as a value is optional.
     sys.argv[1:] = ["--ray=local" if arg == "--ray" else arg for arg in sys.argv[1:]]
-    app(prog_name="snac")
+    try:
+        app(prog_name="snac")
+    except SystemExit as done:
+        finish(done.code)
+
+
+def finish(code: int | str | None) -> None:
+    """End the process with `code`, skipping the interpreter's teardown once torch is loaded: tearing torch
+    down takes 0.45 s (measured: `python -c "import torch"` 1.75 s, 1.30 s with os._exit), which every `snac`
+    in a shell loop would pay. Every output is closed by then; only the standard streams need flushing. Ray's
+    exit handlers stop the Ray it started, so a run that loaded Ray exits the usual way."""
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    if "torch" not in sys.modules or "ray" in sys.modules:
+        sys.exit(status)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a reader that went away: its own signal or error was already reported
+            pass
+    os._exit(status)
