@@ -10,7 +10,6 @@ medians and the ratio reference / ours. Decoding decodes the reference's codes u
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import parser, table
 from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
 from tests.helpers.signals import speech_like
 
@@ -67,16 +67,11 @@ def compare(name: str, folder: Path, seconds: float, repeats: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["24khz", "32khz"], choices=["24khz", "32khz", "44khz"])
-    parser.add_argument("--seconds", type=float, default=10.0, help="audio length")
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args()
+    args = parser(__doc__, seconds=10.0, repeats=7).parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.seconds:g} s of speech-like audio, "
           f"median of {args.repeats} alternating runs, no allocator setting")  # fmt: skip
     print()
-    print("| model | op | reference s | ours s | speedup | result |")
-    print("|---|---|---|---|---|---|")
+    table("model", "op", "reference s", "ours s", "speedup", "result")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             for row in compare(name, make_checkpoint(Path(tmp) / name, OFFICIAL[name]), args.seconds, args.repeats):

@@ -15,7 +15,6 @@ Also reports how many codes the batched run shares with the one-per-pass run.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from benchmarks.common import parser, table
 from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
 from tests.helpers.signals import speech_like
 
@@ -50,10 +50,10 @@ def make_clips(folder: Path, count: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=int, default=200)
-    parser.add_argument("--loop", type=int, default=20, help="clips timed one process each")
-    args = parser.parse_args()
+    arguments = parser(__doc__)
+    arguments.add_argument("--clips", type=int, default=200)
+    arguments.add_argument("--loop", type=int, default=20, help="clips timed one process each")
+    args = arguments.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder, model = Path(tmp) / "clips", str(make_checkpoint(Path(tmp) / "snac_24khz", OFFICIAL["24khz"]))
         total = make_clips(folder, args.clips)
@@ -70,8 +70,7 @@ def main() -> None:
             same += sum(int((x == y).sum()) for x, y in zip(a, b, strict=True))
             count += sum(x.size for x in a)
         print(f"{len(clips)} clips, {total:.0f} s of audio, 24 kHz model, CPU\n")
-        print("| run | seconds | x RT | batched is faster by |")
-        print("|---|---|---|---|")
+        table("run", "seconds", "x RT", "batched is faster by")
         for name, seconds in [
             (f"per-file loop (first {args.loop}, scaled)", per_file),
             ("folder, one clip per pass", single),

@@ -9,7 +9,6 @@ memory (the child's ru_maxrss). Also checks that decoding restores the exact len
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from benchmarks.common import parser, table
 from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
 from tests.helpers.signals import speech_like
 
@@ -48,11 +48,10 @@ def run(*args: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", nargs="+", type=float, default=[1, 8])
-    args = parser.parse_args()
-    print("| audio | command | wall s | x RT | peak RSS MB |")
-    print("|---|---|---|---|---|")
+    arguments = parser(__doc__)
+    arguments.add_argument("--minutes", nargs="+", type=float, default=[1, 8])
+    args = arguments.parse_args()
+    table("audio", "command", "wall s", "x RT", "peak RSS MB")
     with tempfile.TemporaryDirectory() as tmp:
         model = str(make_checkpoint(Path(tmp) / "snac_24khz", OFFICIAL["24khz"]))
         for minutes in args.minutes:

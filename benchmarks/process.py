@@ -13,7 +13,6 @@ resampling on either side). Random weights in the official layout: speed does no
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from benchmarks.common import parser, table
 from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
 from tests.helpers.signals import speech_like
 
@@ -112,19 +112,15 @@ def start_up(folder: Path, work: Path, repeats: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["24khz", "32khz"], choices=["24khz", "32khz", "44khz"])
-    parser.add_argument("--seconds", type=float, default=60.0, help="audio length of the encode/decode jobs")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--start-up-only", action="store_true", help="only the 1-second clip against import torch")
-    args = parser.parse_args()
+    arguments = parser(__doc__, seconds=60.0, repeats=5)
+    arguments.add_argument("--start-up-only", action="store_true", help="only the 1-second clip against import torch")
+    args = arguments.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         folders = {name: make_checkpoint(work / name, OFFICIAL[name]) for name in {*args.models, "24khz"}}
         print(f"Start-up: median of {args.repeats} alternating runs, seconds per whole process")
         print()
-        print("| environment | import torch | snac encode (1 s clip, 24khz) | ratio |")
-        print("|---|---|---|---|")
+        table("environment", "import torch", "snac encode (1 s clip, 24khz)", "ratio")
         for row in start_up(folders["24khz"], work, args.repeats):
             print(row, flush=True)
         if args.start_up_only:
@@ -132,8 +128,7 @@ def main() -> None:
         print()
         print(f"Whole jobs: median of {args.repeats} alternating runs, seconds per whole process")
         print()
-        print("| model | job | reference script | snac | speedup |")
-        print("|---|---|---|---|---|")
+        table("model", "job", "reference script", "snac", "speedup")
         for name in args.models:
             for row in jobs(name, folders[name], work, args.seconds, args.repeats):
                 print(row, flush=True)

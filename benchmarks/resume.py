@@ -11,7 +11,6 @@ each check; exits 1 if any fails.
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import subprocess
@@ -21,17 +20,17 @@ import time
 from pathlib import Path
 
 from benchmarks.batch import make_clips
+from benchmarks.common import parser
+from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from tests.helpers.checkpoints import OFFICIAL, make_checkpoint  # noqa: E402
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=int, default=200)
-    parser.add_argument("--signal", choices=["KILL", "INT"], default="KILL")
-    args = parser.parse_args()
+    arguments = parser(__doc__)
+    arguments.add_argument("--clips", type=int, default=200)
+    arguments.add_argument("--signal", choices=["KILL", "INT"], default="KILL")
+    args = arguments.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder, out = Path(tmp) / "clips", Path(tmp) / "out"
         model = str(make_checkpoint(Path(tmp) / "snac_24khz", OFFICIAL["24khz"]))

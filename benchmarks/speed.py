@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import parser, table
+
 ROOT = Path(__file__).resolve().parents[1]
 IMPLEMENTATIONS = ("reference", "reference+alloc", "ours")
 
@@ -113,12 +115,9 @@ def measure(impl: str, folder: str, op: str, seconds: float, repeats: int, codes
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["24khz", "32khz"], choices=["24khz", "32khz", "44khz"])
-    parser.add_argument("--seconds", type=float, default=10.0, help="audio length")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    arguments = parser(__doc__, seconds=10.0, repeats=5)
+    arguments.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
+    args = arguments.parse_args()
     if args.worker:
         impl, folder, op, seconds, repeats, codes_file = args.worker
         worker(impl, folder, op, float(seconds), int(repeats), codes_file)
@@ -131,8 +130,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"{args.seconds:g} s of speech-like audio, median of {args.repeats}")  # fmt: skip
     print()
-    print("| model | op | implementation | seconds | x RT | speedup of ours | peak RSS MB | codes equal |")
-    print("|---|---|---|---|---|---|---|---|")
+    table("model", "op", "implementation", "seconds", "x RT", "speedup of ours", "peak RSS MB", "codes equal")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             folder = str(make_checkpoint(Path(tmp) / name, OFFICIAL[name]))

@@ -82,7 +82,7 @@ class EncodeSettings:
     channels: Channels = Channels.mix
     normalize: Normalize = Normalize.loudness
     metadata: Mapping[str, str] = field(default_factory=dict)  # stored in the file, KEY=VALUE
-    chunk_seconds: float | None = None  # audio per inference window (memory vs. speed); None: the engine's
+    window_seconds: float | None = None  # audio per inference window (memory vs. speed); None: the engine's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", Channels(self.channels))
@@ -97,7 +97,7 @@ class DecodeSettings:
     sample_rate: str | int = "original"  # original, model, or a rate in Hz
     subtype: Subtype | None = None  # None: the format's default (PCM_16 for WAV and FLAC)
     seed: int = 0  # of the decoder's noise: decoding is deterministic
-    chunk_seconds: float | None = None  # latent frames per inference window, in seconds; None: the engine's
+    window_seconds: float | None = None  # latent frames per inference window, in seconds; None: the engine's
 
     def __post_init__(self) -> None:
         if self.subtype is not None:
@@ -113,4 +113,4 @@ class RunSettings:
     force: bool = False  # overwrite files that snac did not write, and redo what is up to date
     quiet: bool = False  # no progress bar or summary
     ray: str | None = None  # None: local processes; "local" or a cluster's address: Ray Data
-    batch_seconds: float | None = None  # audio per forward pass of short clips (0: one at a time); None: a chunk's
+    batch_seconds: float | None = None  # audio per forward pass of short clips (0: one at a time); None: a window's

@@ -183,7 +183,7 @@ def test_streamed_resampling_keeps_the_duration(rate, target):
 @pytest.mark.parametrize("name, subtype", [("a.wav", "PCM_24"), ("a.flac", None), ("a.ogg", None), ("a.wav", "FLOAT")])
 def test_writing_by_extension(tmp_path, name, subtype):
     x = np.random.default_rng(2).uniform(-0.5, 0.5, (2, 8000)).astype(np.float32)
-    write_stream(tmp_path / name, [x[:, :3000], x[:, 3000:]], 16000, 2, subtype)
+    write_stream(tmp_path / name, [x[:, :3000], x[:, 3000:]], 16000, 2, subtype=subtype)
     info = sf.info(tmp_path / name)
     assert (info.samplerate, info.channels, info.frames) == (16000, 2, 8000)
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left behind
@@ -194,7 +194,7 @@ def test_an_unknown_extension_or_subtype_is_refused(tmp_path):
     with pytest.raises(UsageError, match="unknown output format"):
         write_stream(tmp_path / "a.xyz", [x], 8000, 1)
     with pytest.raises(UsageError, match="FLAC cannot hold FLOAT"):
-        write_stream(tmp_path / "a.flac", [x], 8000, 1, "FLOAT")
+        write_stream(tmp_path / "a.flac", [x], 8000, 1, subtype="FLOAT")
 
 
 def test_a_failure_while_writing_keeps_the_existing_file(tmp_path):
@@ -215,7 +215,7 @@ def test_a_failure_while_writing_keeps_the_existing_file(tmp_path):
 def test_streamed_wav_output_reads_back(subtype):
     x = np.random.default_rng(3).uniform(-1, 1, (2, 5000)).astype(np.float32)
     buffer = io.BytesIO()
-    write_stream(buffer, [x[:, :100], x[:, 100:]], 16000, 2, subtype, length=5000)
+    write_stream(buffer, [x[:, :100], x[:, 100:]], 16000, 2, subtype=subtype, length=5000)
     buffer.seek(0)
     got, rate = sf.read(buffer, dtype="float32", always_2d=True)
     assert rate == 16000 and got.shape == (5000, 2)

@@ -24,9 +24,9 @@ def whole_codes(model: SNAC, x: np.ndarray) -> list[np.ndarray]:
     return [c.numpy() for c in model.encode(torch.from_numpy(x)[:, None])]
 
 
-def chunked_codes(model: SNAC, x: np.ndarray, chunk_seconds: float, block: int) -> list[np.ndarray]:
+def chunked_codes(model: SNAC, x: np.ndarray, window_seconds: float, block: int) -> list[np.ndarray]:
     blocks = [x[:, i : i + block] for i in range(0, x.shape[1], block)]
-    parts = list(encode_stream(model, blocks, chunk_seconds=chunk_seconds))
+    parts = list(encode_stream(model, blocks, window_seconds=window_seconds))
     return [np.concatenate(p, axis=1) for p in zip(*parts, strict=True)]
 
 
@@ -42,10 +42,10 @@ def two_channels(rate: int, n: int) -> np.ndarray:
 def test_odd_lengths_encode_as_whole_files_do(tiny_model):
     unit = tiny_model.config.pad_unit
     chunk = 4 * unit
-    chunk_seconds = chunk / tiny_model.sampling_rate
+    window_seconds = chunk / tiny_model.sampling_rate
     for n in [1, 100, unit, chunk - 1, chunk, chunk + 1, 5 * chunk + 7]:
         x = two_channels(tiny_model.sampling_rate, n)
-        codes = chunked_codes(tiny_model, x, chunk_seconds, block=333)
+        codes = chunked_codes(tiny_model, x, window_seconds, block=333)
         assert agreement(codes, whole_codes(tiny_model, x)) == 1.0, f"length {n}"
 
 
@@ -80,7 +80,7 @@ def test_chunked_decoding_has_no_seams(tiny_model, monkeypatch, n):
     codes = whole_codes(tiny_model, x)
     whole = tiny_model.decode([torch.from_numpy(c) for c in codes]).numpy()[:, 0]
     per_frame = [math.lcm(*tiny_model.vq_strides) // s for s in tiny_model.vq_strides]  # (3, 2, 1) -> 2, 3, 6
-    chunked = np.concatenate(list(decode_stream(tiny_model, code_chunks(codes, per_frame, 5), chunk_seconds=0.1)), 1)
+    chunked = np.concatenate(list(decode_stream(tiny_model, code_chunks(codes, per_frame, 5), window_seconds=0.1)), 1)
     assert chunked.shape == whole.shape
     assert snr_db(whole, chunked) >= 40
 

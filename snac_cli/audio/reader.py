@@ -92,7 +92,7 @@ class AudioReader:
         try:
             self._file = sf.SoundFile(file_name(source) if isinstance(source, (str, os.PathLike)) else source)
         except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-            raise AudioError(f"{self.name}: not a readable audio file ({describe(e)})") from None
+            raise AudioError(f"{self.name}: not a readable audio file ({reason(e)})") from None
         self.sample_rate, self.channels = self._file.samplerate, self._file.channels
         self.length = self._file.frames if self._file.seekable() else None
         if self._file.format in ("WAV", "WAVEX") and self.length == 0:  # a data size of 0: "to the end", as on a pipe
@@ -140,7 +140,7 @@ class AudioReader:
             while len(data := self._file.read(size, dtype="float32", always_2d=True)):
                 yield np.ascontiguousarray(data.T)
         except (sf.LibsndfileError, RuntimeError) as e:
-            raise AudioError(f"{self.name}: cannot decode the audio ({describe(e)})") from None
+            raise AudioError(f"{self.name}: cannot decode the audio ({reason(e)})") from None
 
     def read(self) -> Audio:
         """The whole input in memory."""
@@ -212,7 +212,7 @@ class Prefixed(io.RawIOBase):
         return self.stream.read(n)
 
 
-def describe(error: Exception) -> str:
+def reason(error: Exception) -> str:
     """libsndfile's message without the noise soundfile wraps around it."""
     message = str(getattr(error, "error_string", "") or error)
     return message.strip().rstrip(".")

@@ -69,6 +69,7 @@ def write_stream(
     blocks: Iterable[np.ndarray],
     sample_rate: int,
     channels: int,
+    *,
     subtype: str | None = None,
     length: int | None = None,
     comment: str = SNAC_TAG,

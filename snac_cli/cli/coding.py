@@ -51,19 +51,20 @@ def encode(
     meta: Annotated[
         list[str], typer.Option(metavar="KEY=VALUE", help="KEY=VALUE stored in the file; repeatable.")
     ] = [],  # noqa: B006
-    chunk_seconds: o.Window = None,
+    window_seconds: o.Window = None,
     force: o.Force = False,
     quiet: o.Quiet = False,
 ) -> None:
     """Encode audio into a .snac file of multi-scale codes; a folder or list of files into a mirrored folder."""
-    settings = EncodeSettings(channels, normalize, o.parse_metadata(meta), chunk_seconds)
+    settings = EncodeSettings(channels, normalize, o.parse_metadata(meta), window_seconds)
     models = ModelSettings(model, device, precision)
     many, folder, target = batch_arguments(input, output, files_from)
     if many:
         from snac_cli.batch.tasks import EncodeTask
 
         task = EncodeTask(settings, replace(models, threads=threads_per_job(jobs)), batch_seconds)
-        run_folder(task, folder, target, files_from, RunSettings(jobs, manifest, force, quiet, ray))
+        run = RunSettings(jobs, manifest, force, quiet, ray)
+        run_folder(task, input=folder, output=target, files_from=files_from, run=run)
         return
     if ray is not None:
         raise UsageError("--ray runs a folder or a list of files (--files-from)")
@@ -99,14 +100,14 @@ def decode(
         str | None,
         typer.Option("--model", "-m", metavar="MODEL", help="Use this model instead of the one the file names."),
     ] = None,
-    chunk_seconds: o.Window = None,
+    window_seconds: o.Window = None,
     force: o.Force = False,
     quiet: o.Quiet = False,
 ) -> None:
     """Decode a .snac file to audio at its original rate, channels and length; a folder or list into a folder."""
     from snac_cli.audio.writer import check_output_format
 
-    settings = DecodeSettings(o.parse_rate(sample_rate), subtype, seed, chunk_seconds)
+    settings = DecodeSettings(o.parse_rate(sample_rate), subtype, seed, window_seconds)
     models = ModelSettings(model, device, precision)
     fixed_rate = settings.sample_rate if isinstance(settings.sample_rate, int) else None
     subtype_name = subtype.value if subtype else None
@@ -117,7 +118,8 @@ def decode(
         suffix = "." + audio_format.lower().lstrip(".")
         check_output_format(f"*{suffix}", subtype_name, fixed_rate)  # before any work
         task = DecodeTask(settings, replace(models, threads=threads_per_job(jobs)), suffix)
-        run_folder(task, folder, target, files_from, RunSettings(jobs, manifest, force, quiet))
+        run = RunSettings(jobs, manifest, force, quiet)
+        run_folder(task, input=folder, output=target, files_from=files_from, run=run)
         return
     from snac_cli.codec.decoding import decode_file
 
@@ -204,7 +206,7 @@ def threads_per_job(jobs: int) -> int | None:
     return max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
 
 
-def run_folder(task: Task, input: str | None, output: str, files_from: str | None, run: RunSettings) -> None:
+def run_folder(task: Task, *, input: str | None, output: str, files_from: str | None, run: RunSettings) -> None:
     """A folder or list run, its summary, warnings and failures said on stderr."""
     from snac_cli.batch.runner import run_batch
 

@@ -51,7 +51,7 @@ def export_codes(
     for name in files:
         snac = read_snac_input(name)
         try:
-            data = export_bytes(snac, name, format.value, offsets.value, base, template)
+            data = export_bytes(snac, name, fmt=format.value, offsets=offsets.value, base=base, template=template)
         except ValueError as e:
             raise InputError(f"{name}: {e}") from None
         if to_stdout:
@@ -91,7 +91,7 @@ def import_codes(
     try:
         tokens = read_tokens(data, Path(input).suffix.lower() if input != "-" else ".txt", template)
         header, per_frame = header_for(model, channels=tokens.shape[0])
-        snac = import_tokens(tokens, header, per_frame, offsets.value, base)
+        snac = import_tokens(tokens, header, per_frame, offsets=offsets.value, base=base)
     except (ValueError, KeyError) as e:
         raise InputError(f"{input}: {e}") from None
     write_snac(target, snac)

@@ -56,7 +56,9 @@ def decode(
     h = reader.header
     check_model(model, h)
     rate = output_rate(settings.sample_rate, h)
-    audio = decode_stream(model, reader.chunks(), settings.seed, settings.chunk_seconds, advance)
+    audio = decode_stream(
+        model, reader.chunks(), seed=settings.seed, window_seconds=settings.window_seconds, advance=advance
+    )
     if h.gain != 1.0:
         audio = (block / np.float32(h.gain) for block in audio)
     audio = resample_stream(audio, model.sampling_rate, rate, h.channels)
@@ -106,7 +108,10 @@ def decode_file(
             snac_model, reader, settings, original_length=length,
             advance=lambda samples: advance(samples / snac_model.sampling_rate),
         )  # fmt: skip
-        write_stream(target, decoded.blocks, decoded.sample_rate, decoded.channels, subtype, decoded.length, comment)
+        write_stream(
+            target, decoded.blocks, decoded.sample_rate, decoded.channels,
+            subtype=subtype, length=decoded.length, comment=comment,
+        )  # fmt: skip
     return seconds
 
 

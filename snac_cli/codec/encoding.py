@@ -96,7 +96,7 @@ def encode(
     `model_name` is what the file names as its model; `advance` is called with model-rate samples done."""
     source = condition(model, audio, settings, model_name=model_name)
     writer = SnacWriter(out, source.header)
-    for codes in encode_stream(model, source.blocks, settings.chunk_seconds, advance):
+    for codes in encode_stream(model, source.blocks, window_seconds=settings.window_seconds, advance=advance):
         writer.write(codes)
     writer.close(source.length())
     return source.header

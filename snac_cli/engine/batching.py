@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from snac_cli.engine.streaming import encode_chunk
+from snac_cli.engine.streaming import encode_window
 from snac_cli.model import SNAC
 
 
-def batch_limit(model: SNAC, chunk_seconds: float | None = None) -> int:
-    """The most audio samples (model rate, padded, all items together) that one batch may hold: one chunk's
+def batch_limit(model: SNAC, window_seconds: float | None = None) -> int:
+    """The most audio samples (model rate, padded, all items together) that one batch may hold: one window's
     worth with its context, so that batches cost the memory that streaming does."""
-    size, context = encode_chunk(model, chunk_seconds)
+    size, context = encode_window(model, window_seconds)
     return size + 2 * context
 
 

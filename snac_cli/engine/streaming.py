@@ -1,8 +1,8 @@
 """Running the model over audio of any length in bounded memory.
 
-Audio and codes are cut into chunks aligned to the model's padding unit (whole coarsest codes and whole
+Audio and codes are cut into inference windows aligned to the model's padding unit (whole coarsest codes and whole
 attention windows), each run with enough context on both sides to cover the network's receptive field, so
-that the chunks' centres join into what whole-file processing would give.
+that the windows' centres join into what whole-file processing would give.
 """
 
 from __future__ import annotations
@@ -16,47 +16,49 @@ import torch
 from snac_cli.model import SNAC
 from snac_cli.progress import Advance  # here called with audio samples (model rate) just finished
 
-# Least audio per chunk by default: `snac` then peaks under 1.5 GB of memory with the 24 kHz model
-# (docs/benchmarks.md); models with attention need longer chunks to amortize their wider context.
-ENCODE_CHUNK_SECONDS = 5.0
-DECODE_CHUNK_SECONDS = 6.0  # the decoder's activations are larger
+# Least audio per window by default: `snac` then peaks under 1.5 GB of memory with the 24 kHz model
+# (docs/benchmarks.md); models with attention need longer windows to amortize their wider context.
+ENCODE_WINDOW_SECONDS = 5.0
+DECODE_WINDOW_SECONDS = 6.0  # the decoder's activations are larger
 
 
-def chunk_units(model: SNAC, chunk_seconds: float | None, default: float, context: int, ratio: int) -> int:
-    """Padding units per chunk: about `chunk_seconds` of audio, or by default at least `default` seconds and
+def window_units(model: SNAC, window_seconds: float | None, *, default: float, context: int, ratio: int) -> int:
+    """Padding units per window: about `window_seconds` of audio, or by default at least `default` seconds and
     `ratio` times the context on one side, so that recomputing the context costs at most 2 / ratio."""
     unit = model.config.pad_unit
-    if chunk_seconds is not None:
-        return max(1, round(chunk_seconds * model.sampling_rate / unit))
+    if window_seconds is not None:
+        return max(1, round(window_seconds * model.sampling_rate / unit))
     return max(round(default * model.sampling_rate / unit), ratio * context)
 
 
-def chunk_end(done: int, size: int, context: int) -> int:
-    """Where the chunk starting at `done` ends. The first has no left context and takes that much more of its
-    own, so every chunk spans size + 2 x context: the memory one frees is the exact fit for the next."""
+def window_end(done: int, size: int, context: int) -> int:
+    """Where the window starting at `done` ends. The first has no left context and takes that much more of its
+    own, so every window spans size + 2 x context: the memory one frees is the exact fit for the next."""
     return done + size + (context if done == 0 else 0)
 
 
-def encode_chunk(model: SNAC, chunk_seconds: float | None = None) -> tuple[int, int]:
-    """(chunk, context on each side) for encoding, in audio samples at the model's rate, whole padding units."""
+def encode_window(model: SNAC, window_seconds: float | None = None) -> tuple[int, int]:
+    """(window, context on each side) for encoding, in audio samples at the model's rate, whole padding units."""
     unit = model.config.pad_unit
     context_units = math.ceil(model.encoder_reach() / unit)
-    return chunk_units(model, chunk_seconds, ENCODE_CHUNK_SECONDS, context_units, ratio=14) * unit, context_units * unit
+    units = window_units(model, window_seconds, default=ENCODE_WINDOW_SECONDS, context=context_units, ratio=14)
+    return units * unit, context_units * unit
 
 
 def encode_stream(
     model: SNAC,
     blocks: Iterable[np.ndarray],
-    chunk_seconds: float | None = None,
+    *,
+    window_seconds: float | None = None,
     advance: Advance | None = None,
 ) -> Iterator[list[np.ndarray]]:
     """Encode audio arriving as blocks (channels, n) at the model's rate: yields codes per scale (channels, n_i).
 
-    Memory holds one chunk and its context, whatever the length of the stream.
+    Memory holds one window and its context, whatever the length of the stream.
     """
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     unit = model.config.pad_unit
-    size, context = encode_chunk(model, chunk_seconds)
+    size, context = encode_window(model, window_seconds)
     buffer: np.ndarray | None = None
     start = 0  # absolute index of buffer[:, 0]
     done = 0  # everything before this is encoded; a multiple of the unit
@@ -72,7 +74,7 @@ def encode_stream(
 
     for block in blocks:
         buffer = block if buffer is None else np.concatenate([buffer, block], axis=1)
-        while start + buffer.shape[1] >= (end := chunk_end(done, size, context)) + context:
+        while start + buffer.shape[1] >= (end := window_end(done, size, context)) + context:
             yield encode_span(end, start + buffer.shape[1])
             if advance:
                 advance(end - done)
@@ -85,7 +87,7 @@ def encode_stream(
     padded = -(-total // unit) * unit
     buffer = np.pad(buffer, ((0, 0), (0, padded - total)))
     while done < padded:
-        end = min(chunk_end(done, size, context), padded)
+        end = min(window_end(done, size, context), padded)
         yield encode_span(end, padded)
         if advance:
             advance(min(end, total) - done)
@@ -95,13 +97,15 @@ def encode_stream(
 def decode_stream(
     model: SNAC,
     chunks: Iterable[list[np.ndarray]],
+    *,
     seed: int = 0,
-    chunk_seconds: float | None = None,
+    window_seconds: float | None = None,
     advance: Advance | None = None,
 ) -> Iterator[np.ndarray]:
-    """Decode codes arriving in chunks (per scale, (channels, n_i)): yields audio blocks (channels, n).
+    """Decode codes arriving in pieces, per scale (channels, n_i), as container chunks bring them: yields
+    audio blocks (channels, n).
 
-    The decoder's noise is seeded per chunk (seed + chunk index), so decoding is deterministic. The audio
+    The decoder's noise is seeded per window (seed + window index), so decoding is deterministic. The audio
     covers every latent frame, including any padding; trimming is the caller's.
     """
     device = next(model.parameters()).device
@@ -109,7 +113,7 @@ def decode_stream(
     unit = model.config.pad_unit // model.hop_length  # latent frames
     context_units = math.ceil(model.decoder_reach() / unit)
     context = context_units * unit
-    size = chunk_units(model, chunk_seconds, DECODE_CHUNK_SECONDS, context_units, ratio=10) * unit
+    size = window_units(model, window_seconds, default=DECODE_WINDOW_SECONDS, context=context_units, ratio=10) * unit
     buffers: list[np.ndarray] | None = None
     start = done = 0  # in latent frames
     index = 0
@@ -131,7 +135,7 @@ def decode_stream(
     for chunk in chunks:
         chunk = [c.astype(np.int64, copy=False) for c in chunk]
         buffers = chunk if buffers is None else [np.concatenate(p, axis=1) for p in zip(buffers, chunk, strict=True)]
-        while start + buffers[-1].shape[1] * strides[-1] >= (end := chunk_end(done, size, context)) + context:
+        while start + buffers[-1].shape[1] * strides[-1] >= (end := window_end(done, size, context)) + context:
             yield decode_span(end, start + buffers[-1].shape[1] * strides[-1])
             index += 1
             if advance:
@@ -150,7 +154,7 @@ def decode_stream(
         np.pad(b, ((0, 0), (0, (padded - total) // s)), mode="edge") for b, s in zip(buffers, strides, strict=True)
     ]
     while done < total:
-        end = min(chunk_end(done, size, context), padded)
+        end = min(window_end(done, size, context), padded)
         block = decode_span(end, padded)
         keep = (min(end, total) - done) * model.hop_length
         yield block[:, :keep]

@@ -27,7 +27,7 @@ def flat_tokens(snac: SnacFile, offsets: str, base: int) -> np.ndarray:
     )
 
 
-def export_bytes(snac: SnacFile, name: str, fmt: str, offsets: str, base: int, template: str) -> bytes:
+def export_bytes(snac: SnacFile, name: str, *, fmt: str, offsets: str, base: int, template: str) -> bytes:
     """A `.snac` file's codes in a training format: flat tokens (npy, jsonl, tokens) or per-scale arrays (npz)."""
     buffer = io.BytesIO()
     if fmt == "npz":
@@ -101,7 +101,7 @@ def integer_rows(value: object) -> np.ndarray:
     return np.array(rows, dtype=np.int64)
 
 
-def import_tokens(tokens: np.ndarray, header: SnacHeader, per_frame: int, offsets: str, base: int) -> SnacFile:
+def import_tokens(tokens: np.ndarray, header: SnacHeader, per_frame: int, *, offsets: str, base: int) -> SnacFile:
     """Token sequences (channels, n) -> a `.snac` file at the model's rate (`per_frame` samples per coarsest
     frame), its length the codes' length."""
     per_channel = [from_tokens(t, header.vq_strides, header.codebook_size, offsets, base) for t in tokens]
