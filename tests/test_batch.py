@@ -336,3 +336,23 @@ def test_an_output_that_is_a_file_is_an_output_error(tmp_path, tiny, corpus):
 def test_ray_is_refused_for_a_single_file(tmp_path, tiny, corpus):
     result = invoke("encode", corpus / "speaker1" / "clip0.wav", tmp_path / "a.snac", "--ray=local")
     assert result.exit_code == USAGE and "--ray" in result.stderr
+
+
+def test_a_folder_runs_from_python_without_the_cli(tmp_path, tiny, corpus):
+    """`run_batch` is the library's: the records it returns are the manifest's, failures among them."""
+    from snac_cli.batch.runner import run_batch
+    from snac_cli.batch.tasks import EncodeTask
+    from snac_cli.settings import EncodeSettings, ModelSettings
+
+    task = EncodeTask(EncodeSettings(normalize="none"), ModelSettings(str(tiny)))
+    summaries: list[str] = []
+    records = run_batch(task, input=str(corpus), output=str(tmp_path / "out"), on_summary=summaries.append)
+    assert len(records) == 9 and [r.input for r in records if r.status == "failed"] == [
+        str(corpus / "speaker2" / "broken.wav")
+    ]
+    assert manifest(tmp_path / "out" / "manifest.jsonl") == {
+        Path(r.input).name: json.loads(r.to_json()) for r in records
+    }
+    assert len(summaries) == 1 and "8 done" in summaries[0] and "1 failed" in summaries[0]
+    again = run_batch(task, input=str(corpus), output=str(tmp_path / "out"))
+    assert sorted(r.status for r in again).count("skipped") == 8

@@ -77,3 +77,29 @@ def test_a_file_only_decodes_with_the_model_that_made_it(model, audio_file, chec
     other = SNAC.from_pretrained(checkpoint("tiny-plain"))
     with pytest.raises(ModelError, match="made by model tiny"):
         decode(other, SnacReader(io.BytesIO(data)))
+
+
+def test_files_encode_and_decode_through_the_library_alone(tmp_path, tiny, audio_file):
+    """What the CLI runs, called from Python: settings in, files out, progress through the one protocol."""
+    import contextlib
+
+    from snac_cli.codec import decode_file, encode_file
+    from snac_cli.settings import DecodeSettings, ModelSettings
+
+    calls: list[tuple[str, float | None, str]] = []
+    done: list[float] = []
+
+    @contextlib.contextmanager
+    def progress(description, total, unit):
+        calls.append((description, total, unit))
+        yield done.append
+
+    wav = audio_file("in.wav", rate=22050, channels=2, seconds=0.7)
+    header = encode_file(wav, tmp_path / "a.snac", EncodeSettings(channels="keep"), model=ModelSettings(str(tiny)),
+                         progress=progress)  # fmt: skip
+    assert header.channels == 2 and read_snac(tmp_path / "a.snac").channels == 2
+    assert calls == [("encoding", pytest.approx(0.7, abs=1e-3), "s")] and sum(done) == pytest.approx(0.7, abs=0.2)
+    with open(tmp_path / "a.snac", "rb") as codes:
+        seconds = decode_file(codes, tmp_path / "b.flac", DecodeSettings(sample_rate=16000))
+    info = sf.info(tmp_path / "b.flac")
+    assert seconds == pytest.approx(0.7, abs=1e-3) and (info.samplerate, info.channels) == (16000, 2)

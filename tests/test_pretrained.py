@@ -138,3 +138,12 @@ def test_a_bad_config_is_a_clear_error(tmp_path, checkpoint, config_text, messag
     (folder / "config.json").write_text(config_text)
     with pytest.raises(CheckpointError, match=message):
         SNAC.from_pretrained(folder)
+
+
+def test_the_allocator_setting_is_part_of_the_api():
+    """`snac_cli.tune_allocator` gives API users the CLI's setting; calling it twice is harmless."""
+    import snac_cli
+
+    assert "tune_allocator" in snac_cli.__all__
+    snac_cli.tune_allocator()
+    snac_cli.tune_allocator()

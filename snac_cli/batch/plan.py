@@ -94,6 +94,7 @@ def plan(sources: list[Path], out_dir: Path, suffix: str, root: Path | None = No
 
 def sources_of(
     input: str | None,
+    *,
     files_from: str | None,
     stdin: Iterable[bytes],
     suffixes: tuple[str, ...] = AUDIO_SUFFIXES,

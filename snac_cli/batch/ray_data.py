@@ -34,6 +34,7 @@ class SnacEncoder:
 
     def __init__(
         self,
+        *,
         model: str = DEFAULT_MODEL,
         device: str = "auto",
         precision: str = "fp32",

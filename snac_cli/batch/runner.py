@@ -64,7 +64,7 @@ def run_batch(
     if input is not None and not Path(input).is_dir():
         raise InputError(f"{input}: no such folder")
     out_dir = Path(output)
-    sources, root = sources_of(input, files_from, stdin, task.inputs, exclude=out_dir)
+    sources, root = sources_of(input, files_from=files_from, stdin=stdin, suffixes=task.inputs, exclude=out_dir)
     if not sources:
         raise InputError(f"no {'audio' if len(task.inputs) > 1 else task.inputs[0]} files in {input or files_from}")
     jobs = plan(sources, out_dir, task.suffix, root)
