@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -415,3 +416,21 @@ def test_ray_without_a_cluster_is_one_usage_error(tmp_path, tiny, audio_file):
     )  # fmt: skip
     assert result.returncode == USAGE
     one_clear_line(result.stderr.decode(), "--ray=auto found no Ray cluster")
+
+
+def test_the_inference_window_does_not_change_a_decode(tmp_path, tiny, audio_file):
+    """Decoding streams exactly (positional noise, no seams): --chunk-seconds trades memory, never output,
+    and a pipe decodes to the file's samples."""
+    wav = audio_file("in.wav", rate=16000, channels=2, seconds=2.5)
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--channels", "keep").exit_code == 0
+    outputs = []
+    for window in ("0.1", "0.37", "60"):
+        target = tmp_path / f"w{window}.wav"
+        assert (
+            invoke("decode", tmp_path / "a.snac", target, "--chunk-seconds", window, "--subtype", "FLOAT").exit_code
+            == 0
+        )
+        outputs.append(sf.read(target)[0])
+    piped = snac("decode", "-", "-", "--subtype", "FLOAT", stdin=(tmp_path / "a.snac").read_bytes())
+    outputs.append(sf.read(io.BytesIO(piped.stdout))[0])
+    assert all(np.abs(outputs[0] - other).max() <= 1e-5 for other in outputs[1:])  # float rounding alone

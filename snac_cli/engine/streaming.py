@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import torch
 
+from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.model import SNAC
 from snac_cli.progress import Advance  # here called with audio samples (model rate) just finished
 
@@ -102,63 +103,30 @@ def decode_stream(
     window_seconds: float | None = None,
     advance: Advance | None = None,
 ) -> Iterator[np.ndarray]:
-    """Decode codes arriving in pieces, per scale (channels, n_i), as container chunks bring them: yields
-    audio blocks (channels, n).
+    """Decode codes arriving in pieces of whole frames, per scale (channels, n_i), as container chunks bring
+    them: yields audio blocks (channels, n) as they become final. However the codes are split, the audio is
+    that of decoding the whole sequence at once (engine/stream_decoder.py), noise included: it is positional,
+    drawn from `seed`. It covers every frame; trimming to the original length is the caller's.
 
-    The decoder's noise is seeded per window (seed + window index), so decoding is deterministic. The audio
-    covers every latent frame, including any padding; trimming is the caller's.
-    """
-    device = next(model.parameters()).device
-    strides = model.vq_strides
-    unit = model.config.pad_unit // model.hop_length  # latent frames
-    context_units = math.ceil(model.decoder_reach() / unit)
-    context = context_units * unit
-    size = window_units(model, window_seconds, default=DECODE_WINDOW_SECONDS, context=context_units, ratio=10) * unit
-    buffers: list[np.ndarray] | None = None
-    start = done = 0  # in latent frames
-    index = 0
-
-    def decode_span(end: int, available: int) -> np.ndarray:
-        assert buffers is not None
-        lo, hi = max(0, done - context), min(available, end + context)
-        codes = [
-            torch.from_numpy(b[:, (lo - start) // s : (hi - start) // s]).to(device)
-            for b, s in zip(buffers, strides, strict=True)
-        ]
-        with torch.inference_mode(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed + index)
-            latent = model.quantizer.from_codes(codes)
-            audio = model.run_decoder(latent)  # (C, 1, samples)
-        hop = model.hop_length
-        return audio[:, 0, (done - lo) * hop : (end - lo) * hop].float().cpu().numpy()
-
+    `window_seconds` bounds the audio decoded per forward pass (memory); it does not change the result."""
+    decoder: StreamDecoder | None = None
+    frames = None if window_seconds is None else max(1, round(window_seconds * model.sampling_rate / frame(model)))
     for chunk in chunks:
-        chunk = [c.astype(np.int64, copy=False) for c in chunk]
-        buffers = chunk if buffers is None else [np.concatenate(p, axis=1) for p in zip(buffers, chunk, strict=True)]
-        while start + buffers[-1].shape[1] * strides[-1] >= (end := window_end(done, size, context)) + context:
-            yield decode_span(end, start + buffers[-1].shape[1] * strides[-1])
-            index += 1
+        if decoder is None:
+            default = round(DECODE_WINDOW_SECONDS * model.sampling_rate / frame(model))
+            decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=frames or default)
+        audio = decoder.push([c.astype(np.int64, copy=False) for c in chunk])
+        if audio.shape[1]:
             if advance:
-                advance((end - done) * model.hop_length)
-            done = end
-            drop = max(0, done - context - start)  # a multiple of the unit, so of every stride
-            buffers, start = [b[:, drop // s :] for b, s in zip(buffers, strides, strict=True)], start + drop
-    if buffers is None:
-        return
-    total = start + buffers[0].shape[1] * strides[0]
-    if total == 0:
-        return
-    padded = -(-total // unit) * unit
-    # Whole attention windows are needed: repeat the last code into the padding, decode, then cut it off.
-    buffers = [
-        np.pad(b, ((0, 0), (0, (padded - total) // s)), mode="edge") for b, s in zip(buffers, strides, strict=True)
-    ]
-    while done < total:
-        end = min(window_end(done, size, context), padded)
-        block = decode_span(end, padded)
-        keep = (min(end, total) - done) * model.hop_length
-        yield block[:, :keep]
+                advance(audio.shape[1])
+            yield audio
+    if decoder is not None:
+        audio = decoder.finish()
         if advance:
-            advance(keep)
-        done = end
-        index += 1
+            advance(audio.shape[1])
+        yield audio
+
+
+def frame(model: SNAC) -> int:
+    """Samples (model rate) per coarsest frame."""
+    return math.lcm(*model.vq_strides) * model.hop_length

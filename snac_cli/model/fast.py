@@ -153,10 +153,13 @@ class FastPath:
             torch.addcmul(xs, s, inv_alpha, out=o)
         return out
 
-    def conv(self, conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    def conv(self, conv: nn.Conv1d, x: torch.Tensor, pad: int | None = None) -> torch.Tensor:
+        """The convolution on time-major x; `pad` replaces its zero padding (0: outputs only where the kernel
+        lies wholly inside x, as streaming wants)."""
+        pad = int(conv.padding[0]) if pad is None else pad
         kind, *weights = self.weights[conv]
         if kind == "taps":
-            return self.depthwise(conv, weights[0], x)
+            return self.depthwise(conv, weights[0], x, pad)
         if kind == "frames":
             return self.strided(conv, weights[0], weights[1], x)
         out = F.conv2d(
@@ -164,19 +167,19 @@ class FastPath:
             weights[0],
             conv.bias,
             stride=(1, conv.stride[0]),
-            padding=(0, int(conv.padding[0])),
+            padding=(0, pad),
             dilation=(1, conv.dilation[0]),
             groups=conv.groups,
         )
         return out.squeeze(2).transpose(1, 2)
 
-    def depthwise(self, conv: nn.Conv1d, taps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def depthwise(self, conv: nn.Conv1d, taps: torch.Tensor, x: torch.Tensor, pad: int) -> torch.Tensor:
         """A depthwise conv as one multiply-add per tap over shifted inputs, a cache-sized tile at a time."""
-        d, pad = conv.dilation[0], int(conv.padding[0])
+        d = conv.dilation[0]
         T = x.shape[1]
-        out = torch.empty_like(x)
+        out = x.new_empty(x.shape[0], T + 2 * pad - (taps.shape[0] - 1) * d, x.shape[2])
         rows = max(1, TILE // (x.shape[0] * x.shape[-1]))
-        for start in range(0, T, rows):
+        for start in range(0, out.shape[1], rows):
             o = out[:, start : start + rows]
             n = o.shape[1]
             for j in range(taps.shape[0]):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -62,6 +64,41 @@ class ResidualUnit(nn.Module):
 def residual_stack(dim: int, groups: int) -> list[nn.Module]:
     """The three residual units, dilations 1, 3 and 9, that every encoder and decoder block holds."""
     return [ResidualUnit(dim, dilation=d, groups=groups) for d in (1, 3, 9)]
+
+
+NOISE_BLOCK = 1 << 12  # positions per independent draw of positional noise
+
+
+def positional_noise(seed: int, layer: int, start: int, length: int, batch: int) -> torch.Tensor:
+    """The noise (batch, length) of noise layer `layer` at positions start .. start + length - 1.
+
+    Each block of NOISE_BLOCK positions of each layer and batch item is drawn from a generator of its own,
+    seeded from (seed, layer, item, block): any split of a sequence, in any pieces, on any device, draws the
+    same noise. (`SNAC.decode` draws from the global generator instead, as the reference does.)"""
+    first, last = start // NOISE_BLOCK, (start + length - 1) // NOISE_BLOCK
+    offset = start - first * NOISE_BLOCK
+    rows = []
+    for item in range(batch):
+        blocks = [noise_block(seed, layer, item, block) for block in range(first, last + 1)]
+        rows.append(torch.cat(blocks)[offset : offset + length])
+    return torch.stack(rows)
+
+
+@functools.lru_cache(maxsize=64)
+def noise_block(seed: int, layer: int, item: int, block: int) -> torch.Tensor:
+    """One block of positional noise (kept a while: a stream pushed frame by frame reads each block often)."""
+    return torch.randn(NOISE_BLOCK, generator=torch.Generator().manual_seed(mixed(seed, layer, item, block)))
+
+
+def mixed(*values: int) -> int:
+    """Integers folded into one 63-bit seed (SplitMix64's finalizer on each step), so that nearby tuples
+    give unrelated generators."""
+    state = 0x9E3779B97F4A7C15
+    for value in values:
+        state = (state ^ (value & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        state = (state ^ (state >> 27)) * 0x94D049BB133111EB & 0xFFFFFFFFFFFFFFFF
+        state ^= state >> 31
+    return state >> 1
 
 
 class NoiseBlock(nn.Module):
