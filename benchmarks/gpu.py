@@ -122,14 +122,53 @@ def folder_rows(folder: Path, work: Path, clips: int) -> list[str]:
     return [f"| {clips} clips, 0.5-4 s | {batched:.2f} | {alone:.2f} | {alone / batched:.2f}x | {equal:.2%} |"]
 
 
+def stream_rows(name: str, folder: Path, seconds: float) -> list[str]:
+    """The streaming decoder on CUDA: frame by frame against all at once, and against the CPU's stream."""
+    import math
+
+    from snac_cli import SNAC
+    from snac_cli.engine.stream_decoder import StreamDecoder
+
+    cpu, cuda = SNAC.from_pretrained(folder), SNAC.from_pretrained(folder).cuda()
+    per_frame = [math.lcm(*cpu.vq_strides) // s for s in cpu.vq_strides]
+    frames = int(seconds * cpu.sampling_rate / (math.lcm(*cpu.vq_strides) * cpu.hop_length))
+    rng = np.random.default_rng(0)
+    codes = [rng.integers(0, cpu.codebook_size, (1, frames * k)) for k in per_frame]
+
+    def streamed(model: SNAC, split: int) -> tuple[np.ndarray, float]:
+        decoder = StreamDecoder(model)
+        start = time.perf_counter()
+        out = [decoder.push([c[:, i * k : (i + split) * k] for c, k in zip(codes, per_frame, strict=True)])
+               for i in range(0, frames, split)]  # fmt: skip
+        out.append(decoder.finish())
+        torch.cuda.synchronize()
+        return np.concatenate(out, axis=1), time.perf_counter() - start
+
+    streamed(cuda, 1)  # warm-up
+    one, took = streamed(cuda, 1)
+    whole, _ = streamed(cuda, frames)
+    on_cpu, _ = streamed(cpu, frames)
+    return [
+        f"| {name} | {seconds / took:.1f}x | {np.abs(one - whole).max():.1e} | {np.abs(whole - on_cpu).max():.1e} |"
+    ]
+
+
 def main() -> None:
     arguments = parser(__doc__, seconds=60.0, repeats=5)
     arguments.add_argument("--clips", type=int, default=100)
+    arguments.add_argument("--stream-only", action="store_true", help="only the streaming decoder's section")
     args = arguments.parse_args()
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         folders = {name: make_checkpoint(work / name, OFFICIAL[name]) for name in args.models}
+        print("\nThe streaming decoder on CUDA: frame by frame, against all at once and against the CPU\n")
+        table("model", "frame by frame x RT", "max diff, frames vs whole", "max diff, CUDA vs CPU")
+        for name in args.models:
+            for row in stream_rows(name, folders[name], min(args.seconds, 10.0)):
+                print(row, flush=True)
+        if args.stream_only:
+            return
         print("\nThe Python API on CUDA, fp32, median of", args.repeats, "\n")
         table("model", "op", "reference s", "ours s", "speedup", "result")
         for name in args.models:
