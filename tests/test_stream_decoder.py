@@ -80,10 +80,10 @@ def test_any_split_decodes_to_the_whole(models, name, data):
 @pytest.mark.parametrize("name", ["tiny", "tiny-lm", "24khz", "32khz"])
 def test_without_noise_it_is_the_models_own_decoder(models, name, monkeypatch):
     """The deterministic part against `model.decoder` on the whole latent (the end padded, as a file's)."""
-    import snac_cli.engine.stream_decoder as stream_decoder
+    import snac_cli.engine.stream_layers as stream_layers
 
     model = models(name)
-    monkeypatch.setattr(stream_decoder, "positional_noise", lambda seed, layer, start, n, b: torch.zeros(b, n))
+    monkeypatch.setattr(stream_layers, "positional_noise", lambda seed, layer, start, n, b: torch.zeros(b, n))
     monkeypatch.setattr(NoiseBlock, "noise", lambda self, b, t, like: torch.zeros(b, 1, t, dtype=like.dtype))
     frames, frame_steps = 9, math.lcm(*model.vq_strides)
     codes = random_codes(model, frames, batch=2)

@@ -1,0 +1,278 @@
+"""The decoder's layers as streams over the time axis, each with the state it needs to emit an output as
+soon as its inputs are all there (engine/stream_decoder.py puts them together)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snac_cli.model.attention import LocalMHA
+from snac_cli.model.decoder import DecoderBlock
+from snac_cli.model.fast import FastPath
+from snac_cli.model.layers import NoiseBlock, ResidualUnit, Snake1d, positional_noise
+
+
+class Backend:
+    """How a layer runs: the CPU fast path on time-major (B, T, C) tensors, or the modules on (B, C, T)."""
+
+    def __init__(self, fast: FastPath | None):
+        self.fast = fast
+        self.time = 1 if fast else 2  # the time axis
+
+    def length(self, x: torch.Tensor) -> int:
+        return x.shape[self.time]
+
+    def cut(self, x: torch.Tensor, start: int, end: int) -> torch.Tensor:
+        return x.narrow(self.time, start, end - start)
+
+    def channels(self, x: torch.Tensor) -> int:
+        return x.shape[3 - self.time]
+
+    def empty(self, x: torch.Tensor, channels: int) -> torch.Tensor:
+        """No steps, `channels` wide, like x."""
+        shape = (x.shape[0], 0, channels) if self.fast else (x.shape[0], channels, 0)
+        return x.new_zeros(shape)
+
+    def valid_conv(self, conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+        """The convolution without padding: outputs only where the kernel lies wholly inside x."""
+        if self.fast is None:
+            return F.conv1d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
+        return self.fast.conv(conv, x.contiguous(), pad=0)
+
+    def padded(self, x: torch.Tensor, left: int, right: int) -> torch.Tensor:
+        """x with zero steps before and after it (the sequence's true edges)."""
+        if not left and not right:
+            return x
+        return F.pad(x, (0, 0, left, right) if self.fast else (left, right))
+
+    def join(self, a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
+        return b if a is None or self.length(a) == 0 else torch.cat([a, b], dim=self.time)
+
+    def apply(self, layer: nn.Module, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
+        """The layer on x; `owned`: nothing else reads x afterwards, so the fast path may overwrite it."""
+        if self.fast is None:
+            return layer(x)
+        owned = owned and x.is_contiguous()
+        x = x.contiguous()
+        if isinstance(layer, nn.ConvTranspose1d):
+            return self.fast.conv_transpose(layer, x)
+        if isinstance(layer, nn.Conv1d):
+            return self.fast.conv(layer, x)
+        if isinstance(layer, Snake1d):
+            return self.fast.snake(layer, x, owned=owned)
+        if isinstance(layer, nn.Tanh):
+            return x.tanh_() if owned else x.tanh()
+        if isinstance(layer, LocalMHA):
+            return self.fast.attention(layer, x)
+        return self.fast.run(layer, x)
+
+
+class Node:
+    """One layer, or a group of them, as a stream: `push` the next inputs, get the outputs now final."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.received = self.emitted = 0
+
+    def ready(self, received: int, final: bool) -> int:
+        """How many outputs are final once `received` inputs have arrived (all of them when `final`)."""
+        return received
+
+    def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Pointwise(Node):
+    """Snake, tanh, a 1x1 convolution: each output step is its input step's."""
+
+    def __init__(self, backend: Backend, layer: nn.Module):
+        super().__init__(backend)
+        self.layer = layer
+        self.owned = False  # whether its input is its own to overwrite (no residual holds it)
+
+    def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        self.received += self.backend.length(x)
+        self.emitted = self.received
+        if self.backend.length(x):
+            return self.backend.apply(self.layer, x, self.owned)
+        channels = self.layer.out_channels if isinstance(self.layer, nn.Conv1d) else self.backend.channels(x)
+        return self.backend.empty(x, channels)
+
+
+class Noise(Node):
+    """A NoiseBlock: x + noise * conv1x1(x), its noise drawn for the absolute positions (model/layers.py)."""
+
+    def __init__(self, backend: Backend, block: NoiseBlock, index: int, seed: int):
+        super().__init__(backend)
+        self.block, self.index, self.seed = block, index, seed
+
+    def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        n = self.backend.length(x)
+        if n == 0:
+            return x
+        batch = x.shape[0]
+        noise = positional_noise(self.seed, self.index, self.received, n, batch).to(x.device, x.dtype)
+        self.received += n
+        self.emitted = self.received
+        h = self.backend.apply(self.block.linear, x)
+        shape = (batch, n, 1) if self.backend.fast else (batch, 1, n)
+        return torch.addcmul(x, noise.view(shape), h, out=h)
+
+
+class Conv(Node):
+    """A stride-1 convolution with 'same' padding p: output t needs inputs t - p .. t + p."""
+
+    def __init__(self, backend: Backend, conv: nn.Conv1d):
+        super().__init__(backend)
+        k, d, p = conv.kernel_size[0], conv.dilation[0], int(conv.padding[0])
+        assert conv.stride[0] == 1 and 2 * p == (k - 1) * d, "a 'same' convolution"
+        self.conv, self.reach = conv, p
+        self.buffer: torch.Tensor | None = None
+        self.start = 0  # absolute position of buffer[0]
+
+    def ready(self, received: int, final: bool) -> int:
+        return received if final else max(0, received - self.reach)
+
+    def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        b = self.backend
+        self.buffer = b.join(self.buffer, x)
+        self.received += b.length(x)
+        target = self.ready(self.received, final)
+        if target <= self.emitted:
+            return b.empty(x, self.conv.out_channels)
+        # Exactly the outputs emitted .. target: their inputs, with zeros before the start and after the end.
+        lo, hi = self.emitted - self.reach, target + self.reach
+        window = b.cut(self.buffer, max(0, lo) - self.start, min(self.received, hi) - self.start)
+        out = b.valid_conv(self.conv, b.padded(window, max(0, -lo), max(0, hi - self.received)))
+        keep = max(0, target - self.reach)
+        self.buffer = b.cut(self.buffer, keep - self.start, self.received - self.start)
+        self.start, self.emitted = keep, target
+        return out
+
+
+class ConvTranspose(Node):
+    """A transposed convolution of kernel 2s, stride s, padding P (the decoder's upsampling): output t sums
+    inputs floor((t + P) / s) - 1 and floor((t + P) / s)."""
+
+    def __init__(self, backend: Backend, conv: nn.ConvTranspose1d):
+        super().__init__(backend)
+        self.stride, self.pad = conv.stride[0], int(conv.padding[0])
+        assert conv.kernel_size[0] == 2 * self.stride, "kernel twice the stride"
+        self.conv = conv
+        self.buffer: torch.Tensor | None = None
+        self.start = 0
+
+    def ready(self, received: int, final: bool) -> int:
+        return received * self.stride if final else max(0, received * self.stride - self.pad)
+
+    def first_input(self, emitted: int) -> int:
+        return max(0, (emitted + self.pad) // self.stride - 1)
+
+    def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        b, s = self.backend, self.stride
+        self.buffer = b.join(self.buffer, x)
+        self.received += b.length(x)
+        target = self.ready(self.received, final)
+        if target <= self.emitted:
+            return b.empty(x, self.conv.out_channels)
+        lo = self.first_input(self.emitted)
+        y = b.apply(self.conv, b.cut(self.buffer, lo - self.start, self.received - self.start))
+        out = b.cut(y, self.emitted - lo * s, target - lo * s)  # y[k] is output lo * s + k
+        keep = self.first_input(target)
+        self.buffer = b.cut(self.buffer, keep - self.start, self.received - self.start)
+        self.start, self.emitted = keep, target
+        return out
+
+
+class Window(Node):
+    """Local attention: an output is final once its whole window has arrived."""
+
+    def __init__(self, backend: Backend, attention: LocalMHA):
+        super().__init__(backend)
+        self.attention, self.size = attention, attention.window_size
+        self.buffer: torch.Tensor | None = None
+
+    def ready(self, received: int, final: bool) -> int:
+        return received if final else received // self.size * self.size
+
+    def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        b = self.backend
+        self.buffer = b.join(self.buffer, x)
+        self.received += b.length(x)
+        target = self.ready(self.received, final)
+        assert target % self.size == 0, "the decoder pads the codes to whole windows before the end"
+        n = target - self.emitted
+        out = b.apply(self.attention, b.cut(self.buffer, 0, n)) if n else b.cut(self.buffer, 0, 0)
+        self.buffer = b.cut(self.buffer, n, b.length(self.buffer))
+        self.emitted = target
+        return out
+
+
+class Chain(Node):
+    """Layers one after the other."""
+
+    def __init__(self, backend: Backend, nodes: list[Node]):
+        super().__init__(backend)
+        self.nodes = nodes
+
+    def ready(self, received: int, final: bool) -> int:
+        for node in self.nodes:
+            received = node.ready(received, final)
+        return received
+
+    def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        self.received += self.backend.length(x)
+        for node in self.nodes:
+            x = node.push(x, final)
+        self.emitted += self.backend.length(x)
+        return x
+
+
+class Residual(Node):
+    """x + branch(x): the input waits until the branch has caught up with it."""
+
+    def __init__(self, backend: Backend, branch: Chain):
+        super().__init__(backend)
+        self.branch = branch
+        self.skip: torch.Tensor | None = None
+
+    def ready(self, received: int, final: bool) -> int:
+        return self.branch.ready(received, final)
+
+    def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        b = self.backend
+        self.skip = b.join(self.skip, x)
+        y = self.branch.push(x, final)
+        n = b.length(y)
+        out = y.add_(b.cut(self.skip, 0, n))  # the branch's output is its own
+        self.skip = b.cut(self.skip, n, b.length(self.skip))
+        return out
+
+
+def build(layer: nn.Module, backend: Backend, seed: int, noises: list[int]) -> Node:
+    """The stream node of a decoder layer (and of everything below it)."""
+    if isinstance(layer, nn.Sequential):
+        nodes = [build(child, backend, seed, noises) for child in layer]
+        for node in nodes[1:]:  # each takes the fresh output of the one before
+            if isinstance(node, Pointwise):
+                node.owned = True
+        return Chain(backend, nodes)
+    if isinstance(layer, DecoderBlock):
+        return build(layer.block, backend, seed, noises)
+    if isinstance(layer, ResidualUnit):
+        branch = build(layer.block, backend, seed, noises)
+        assert isinstance(branch, Chain)
+        return Residual(backend, branch)
+    if isinstance(layer, NoiseBlock):
+        noises.append(len(noises))
+        return Noise(backend, layer, noises[-1], seed)
+    if isinstance(layer, nn.ConvTranspose1d):
+        return ConvTranspose(backend, layer)
+    if isinstance(layer, nn.Conv1d):
+        return Conv(backend, layer) if layer.kernel_size[0] > 1 else Pointwise(backend, layer)
+    if isinstance(layer, LocalMHA):
+        return Window(backend, layer)
+    if isinstance(layer, (Snake1d, nn.Tanh)):
+        return Pointwise(backend, layer)
+    raise TypeError(f"no streaming form for {type(layer).__name__}")
