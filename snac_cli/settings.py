@@ -53,6 +53,13 @@ class Offsets(str, Enum):
     position = "position"  # + position in the frame x codebook size: each slot its own range
 
 
+class OnInvalid(str, Enum):
+    """What decoding tokens does with a token out of range for its place."""
+
+    error = "error"  # stop, naming the token's index
+    drop_frame = "drop-frame"  # drop the token's whole frame and go on (language models do emit junk)
+
+
 class ExportFormat(str, Enum):
     """What `snac export` writes."""
 
@@ -114,3 +121,21 @@ class RunSettings:
     quiet: bool = False  # no progress bar or summary
     ray: str | None = None  # None: local processes; "local" or a cluster's address: Ray Data
     batch_seconds: float | None = None  # audio per forward pass of short clips (0: one at a time); None: a window's
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    """How a language model's flat tokens map to codes (`snac export` / `import`, `decode --tokens`)."""
+
+    offsets: Offsets = Offsets.none
+    base: int = 0  # added to every token: the model's first audio token id
+    template: str = "<snac_{}>"  # a token's text form, one {} for its number
+    on_invalid: OnInvalid = OnInvalid.error
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "offsets", Offsets(self.offsets))
+        object.__setattr__(self, "on_invalid", OnInvalid(self.on_invalid))
+
+    @property
+    def drop_frame(self) -> bool:
+        return self.on_invalid == OnInvalid.drop_frame

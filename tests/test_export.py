@@ -4,6 +4,8 @@ back, exactly, for every format and offset scheme; malformed tokens are one inpu
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -111,3 +113,35 @@ def test_export_of_stdin_writes_stdout(tmp_path, good_snac):
     result = snac("export", "-", "--format", "npz", stdin=good_snac.read_bytes(), cwd=tmp_path)
     assert result.returncode == 0 and "scale_0" in np.load(io.BytesIO(result.stdout))
     assert not list(tmp_path.glob("-*"))
+
+
+def test_tokens_on_a_pipe_play_as_they_come(tmp_path, checkpoint, audio_file):
+    """`snac export --format tokens | snac decode --tokens - - --format raw`: audio comes out of the pipe
+    while the tokens are still going in, and all of it equals the decode of the whole token file."""
+    import os
+    import select
+
+    tiny = checkpoint("tiny-lm")  # strides that interleave into tokens
+    wav = audio_file("in.wav", rate=16000, seconds=3.0)
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--normalize", "none").exit_code == 0
+    text = snac("export", tmp_path / "a.snac", "--format", "tokens", "-o", "-").stdout
+    tokens = text.split(b">")
+    half = b">".join(tokens[: len(tokens) // 2]) + b">"
+    command = [sys.executable, "-m", "snac_cli", "decode", "--tokens", "-", "-", "--format", "raw", "-m", str(tiny)]
+    player = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert player.stdin is not None and player.stdout is not None
+    player.stdin.write(half)
+    player.stdin.flush()
+    ready, _, _ = select.select([player.stdout], [], [], 120)
+    early = os.read(player.stdout.fileno(), 1 << 20) if ready else b""
+    assert early, "no audio before the tokens ended"
+    player.stdin.write(text[len(half) :])
+    player.stdin.close()
+    rest = player.stdout.read()
+    assert player.wait(timeout=120) == 0, player.stderr.read() if player.stderr else ""
+    streamed = np.frombuffer(early + rest, dtype="<i2")
+    (tmp_path / "a.txt").write_bytes(text)
+    assert invoke("decode", "--tokens", tmp_path / "a.txt", tmp_path / "b.wav", "-m", tiny).exit_code == 0
+    whole, _ = sf.read(tmp_path / "b.wav", dtype="int16")
+    assert streamed.shape == whole.shape
+    assert np.abs(streamed.astype(np.int32) - whole).max() <= 1  # float rounding of other pieces, then 16 bits

@@ -73,20 +73,25 @@ def write_stream(
     subtype: str | None = None,
     length: int | None = None,
     comment: str = SNAC_TAG,
+    raw: bool = False,
 ) -> int:
     """Write blocks (channels, n) to a path (atomically, format from the extension, tagged with `comment`) or
     as WAV to a stream.
 
-    `length`, when known, goes into a streamed WAV header; otherwise its sizes say 'unknown'. Returns the
-    samples (per channel) written.
+    `length`, when known, goes into a streamed WAV header; otherwise its sizes say 'unknown'. `raw`: on a
+    stream, 16-bit little-endian PCM without a header (for players such as aplay). Returns the samples (per
+    channel) written.
     """
     written = 0
-    if not isinstance(target, (str, os.PathLike)):
-        subtype = subtype or "PCM_16"
-        target.write(wav_header(channels, sample_rate, subtype, length))
+    if not isinstance(target, (str, os.PathLike)):  # a stream: each block goes out the moment it is final
+        subtype = "PCM_16" if raw else subtype or "PCM_16"
+        if not raw:
+            target.write(wav_header(channels, sample_rate, subtype, length))
         for block in blocks:
-            target.write(wav_samples(block, subtype))
-            written += block.shape[1]
+            if block.shape[1]:
+                target.write(wav_samples(block, subtype))
+                target.flush()
+                written += block.shape[1]
         target.flush()
         return written
     fmt = output_format(str(target))

@@ -16,7 +16,16 @@ from snac_cli.cli.display import progress_bar
 from snac_cli.cli.reporting import say
 from snac_cli.cli.streams import audio_input, binary_input, binary_output, check_output, named
 from snac_cli.errors import InputError, UsageError
-from snac_cli.settings import DEFAULT_MODEL, DecodeSettings, EncodeSettings, ModelSettings, RunSettings, Subtype
+from snac_cli.settings import (
+    DEFAULT_MODEL,
+    DecodeSettings,
+    EncodeSettings,
+    ModelSettings,
+    OnInvalid,
+    RunSettings,
+    Subtype,
+    TokenSettings,
+)
 
 if TYPE_CHECKING:
     from snac_cli.batch.runner import Task
@@ -88,9 +97,21 @@ def decode(
     audio_format: Annotated[
         str,
         typer.Option(
-            "--format", metavar="FORMAT", help="Audio format of the files a folder or list decodes to (wav, flac, ogg)."
+            "--format",
+            metavar="FORMAT",
+            help="Audio format of a folder's outputs (wav, flac, ogg); on stdout, wav or raw (16-bit PCM, no header).",
         ),
     ] = "wav",
+    tokens: Annotated[
+        bool,
+        typer.Option("--tokens", help="INPUT holds language-model tokens (text, .npy, .jsonl), decoded as they come."),
+    ] = False,
+    offsets: o.OffsetsOption = TokenSettings.offsets,
+    base: o.Base = TokenSettings.base,
+    template: o.Template = TokenSettings.template,
+    on_invalid: Annotated[
+        OnInvalid, typer.Option(help="With --tokens, a token out of range: error, or drop-frame (drop its frame).")
+    ] = TokenSettings.on_invalid,
     device: o.Device = ModelSettings.device,
     precision: o.PrecisionOption = ModelSettings.precision,
     sample_rate: Annotated[str, typer.Option(metavar="RATE", help="original, model, or a rate in Hz.")] = "original",
@@ -111,6 +132,14 @@ def decode(
     models = ModelSettings(model, device, precision)
     fixed_rate = settings.sample_rate if isinstance(settings.sample_rate, int) else None
     subtype_name = subtype.value if subtype else None
+    raw = audio_format.lower() == "raw"
+    if tokens or raw:
+        check_stream_options(input, output, files_from, raw=raw)
+    if tokens:
+        assert output is not None
+        decode_token_input(input, output, settings, TokenSettings(offsets, base, template, on_invalid), models,
+                           raw=raw, force=force, quiet=quiet)  # fmt: skip
+        return
     many, folder, target = batch_arguments(input, output, files_from)
     if many:
         from snac_cli.batch.tasks import DecodeTask
@@ -126,7 +155,39 @@ def decode(
     check_output_format(target, subtype_name, fixed_rate)
     check_output(target, force, input)
     with binary_input(input) as stream, named(input):
-        decode_file(stream, binary_output(target), settings, model=models, progress=progress_bar(quiet))
+        decode_file(stream, binary_output(target), settings, model=models, progress=progress_bar(quiet), raw=raw)
+
+
+def check_stream_options(input: str, output: str | None, files_from: str | None, *, raw: bool) -> None:
+    """--tokens and --format raw take one input and one output; raw goes to stdout only."""
+    if files_from is not None or Path(input).is_dir():
+        raise UsageError("--tokens and --format raw decode one input, not a folder or list")
+    if output is None:
+        raise UsageError("missing the OUTPUT argument")
+    if raw and output != "-":
+        raise UsageError("--format raw writes to stdout: give - as OUTPUT")
+
+
+def decode_token_input(
+    input: str, output: str, settings: DecodeSettings, tokens: TokenSettings, models: ModelSettings, *, raw: bool,
+    force: bool, quiet: bool,
+) -> None:  # fmt: skip
+    """`snac decode --tokens`: tokens from a file or a pipe, audio out as it becomes final."""
+    from snac_cli.audio.writer import check_output_format
+    from snac_cli.codec.token_decoding import decode_tokens
+
+    if not raw:
+        check_output_format(output, settings.subtype.value if settings.subtype else None)
+    check_output(output, force, input)
+    with binary_input(input) as stream:
+        source = stream if input == "-" or Path(input).suffix.lower() not in (".npy", ".jsonl") else input
+        try:
+            report = decode_tokens(source, binary_output(output), settings, tokens=tokens, model=models, raw=raw,
+                                   progress=progress_bar(quiet))  # fmt: skip
+        except ValueError as e:
+            raise InputError(f"{'stdin' if input == '-' else input}: {e}") from None
+    if report.dropped:
+        say(f"warning: dropped {report.dropped} frames with invalid tokens ({report.frames} decoded)")
 
 
 @app.command(cls=o.PlainCommand)

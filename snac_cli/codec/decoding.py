@@ -86,11 +86,12 @@ def decode_file(
     model: ModelSettings = ModelSettings(),
     progress: Progress = silent,
     comment: str = SNAC_TAG,
+    raw: bool = False,
 ) -> float | None:
     """Decode a `.snac` stream to an audio file (or WAV on a binary stream); returns its duration when known.
 
     A seekable stream is checked through before any output. The model is the settings', or (name None) the
-    one the file names; `comment` tags an audio file.
+    one the file names; `comment` tags an audio file; `raw` writes 16-bit PCM without a header on a stream.
     """
     length, frames = verify(source) if source.seekable() else (None, 0)
     reader = SnacReader(source)
@@ -110,7 +111,7 @@ def decode_file(
         )  # fmt: skip
         write_stream(
             target, decoded.blocks, decoded.sample_rate, decoded.channels,
-            subtype=subtype, length=decoded.length, comment=comment,
+            subtype=subtype, length=decoded.length, comment=comment, raw=raw,
         )  # fmt: skip
     return seconds
 

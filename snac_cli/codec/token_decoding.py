@@ -1,0 +1,128 @@
+"""Decoding a language model's tokens as they arrive: text on a pipe (or a token file), parsed token by
+token, decoded frame by frame by the exact streaming decoder, written as soon as it is final."""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from snac_cli.audio.resample import resample_stream
+from snac_cli.audio.writer import check_output_format, write_stream
+from snac_cli.codec.models import load_model
+from snac_cli.engine.stream_decoder import StreamDecoder
+from snac_cli.format.export import read_tokens
+from snac_cli.format.token_stream import TextTokens, TokenFrames
+from snac_cli.progress import Progress, silent
+from snac_cli.settings import DEFAULT_MODEL, DecodeSettings, ModelSettings, TokenSettings
+
+READ = 1 << 12  # bytes per read of a token pipe: small, so that audio follows the tokens closely
+
+
+@dataclass
+class TokenReport:
+    """What a token decode did."""
+
+    tokens: int
+    frames: int
+    dropped: int  # frames dropped for an invalid token (TokenSettings.drop_frame)
+    seconds: float
+
+
+def decode_tokens(
+    source: str | os.PathLike[str] | BinaryIO,
+    target: str | os.PathLike[str] | BinaryIO,
+    settings: DecodeSettings = DecodeSettings(),
+    *,
+    tokens: TokenSettings = TokenSettings(),
+    model: ModelSettings = ModelSettings(),
+    raw: bool = False,
+    progress: Progress = silent,
+) -> TokenReport:
+    """Decode tokens (a .npy or .jsonl file whole, or text read as it comes) to an audio file, or to a stream
+    as soon as each piece is final: WAV with a streaming header, or `raw` 16-bit little-endian PCM."""
+    snac_model = load_model(replace(model, name=model.name or DEFAULT_MODEL))
+    rate = snac_model.sampling_rate
+    out_rate = rate if settings.sample_rate in ("original", "model") else int(settings.sample_rate)
+    subtype = settings.subtype.value if settings.subtype else None
+    streaming = not isinstance(target, (str, os.PathLike))
+    if not (streaming and raw):
+        check_output_format(str(target) if not streaming else "-", subtype, out_rate)
+    frames = TokenFrames(
+        tuple(snac_model.vq_strides), snac_model.codebook_size, offsets=tokens.offsets.value, base=tokens.base,
+        drop_frame=tokens.drop_frame,
+    )  # fmt: skip
+    pieces, channels, parsers = token_frames(source, frames, tokens)
+    decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels)
+    decoded = 0
+
+    def audio() -> Iterator[np.ndarray]:
+        nonlocal decoded
+        for batch in pieces:
+            block = decoder.push(batch)
+            decoded += block.shape[1]
+            yield block
+        block = decoder.finish()
+        decoded += block.shape[1]
+        yield block
+
+    blocks = resample_stream(audio(), rate, out_rate, channels)
+    with progress("decoding", None, "s") as advance:
+
+        def counted(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+            for block in blocks:
+                advance(block.shape[1] / out_rate)
+                yield block
+
+        write_stream(target, counted(blocks), out_rate, channels, subtype=subtype, raw=raw)
+    count, dropped = sum(p.count for p in parsers), sum(p.dropped for p in parsers)
+    return TokenReport(count, decoded // decoder.frame_samples, dropped, decoded / rate)
+
+
+def token_frames(
+    source: str | os.PathLike[str] | BinaryIO, parser: TokenFrames, tokens: TokenSettings
+) -> tuple[Iterator[list[np.ndarray]], int, list[TokenFrames]]:
+    """(pieces of codes per scale (channels, n_i) as their frames complete, channels, the parsers used)."""
+    suffix = Path(source).suffix.lower() if isinstance(source, (str, os.PathLike)) else ".txt"
+    if suffix not in (".npy", ".jsonl"):
+        return text_frames(source, parser, tokens), 1, [parser]
+    with open(source, "rb") as file:  # type: ignore[arg-type]
+        rows = read_tokens(file.read(), suffix, tokens.template)
+    parsers = [parser.again() for _ in rows]
+    per_channel = []
+    for row, channel in zip(rows, parsers, strict=True):
+        per_channel.append(channel.feed(int(t) for t in row))
+        channel.finish()
+    if len({len(frames) for frames in per_channel}) > 1:
+        raise ValueError("the channels hold different numbers of valid frames")
+    if not per_channel[0]:
+        return iter([]), len(rows), parsers
+    scales = range(len(parser.per_frame))
+    codes = [np.stack([np.concatenate([frame[s] for frame in frames]) for frames in per_channel]) for s in scales]
+    return iter([codes]), len(rows), parsers
+
+
+def text_frames(source: str | os.PathLike[str] | BinaryIO, frames: TokenFrames, tokens: TokenSettings):
+    """Frames from token text read as it arrives (one channel), each handed on the moment it is complete."""
+    text = TextTokens(tokens.template, lenient=tokens.drop_frame)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    stream = open(source, "rb") if isinstance(source, (str, os.PathLike)) else source  # noqa: SIM115
+    try:
+        while True:
+            data = stream.read1(READ) if hasattr(stream, "read1") else stream.read(READ)
+            final = not data
+            numbers = text.feed(decoder.decode(data, final=final), final=final)
+            done = frames.feed(-1 if n is None else n for n in numbers)
+            if done:
+                yield [np.stack([np.concatenate([f[s] for f in done])]) for s in range(len(frames.per_frame))]
+            if final:
+                frames.finish()
+                return
+    finally:
+        if stream is not source:
+            stream.close()

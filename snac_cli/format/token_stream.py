@@ -1,0 +1,127 @@
+"""Tokens arriving one at a time, as a language model emits them: text read incrementally, and whole frames
+of codes handed on as soon as their last token arrives (numpy only).
+
+The order, offsets and base are `snac export`'s (format/tokens.py). Code 0 is valid; each token's range is
+checked for its position in the frame. An invalid token is an error that names its index, or, with
+`drop_frame`, its whole frame is dropped and counted: language models do emit junk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from snac_cli.format.tokens import INT64_MAX, check_template, frame_order, token_offsets
+
+
+class TokenFrames:
+    """Flat tokens in, frames of per-scale codes out: `feed` returns the frames that are complete."""
+
+    def __init__(
+        self, strides: tuple[int, ...], codebook_size: int, *, offsets: str = "none", base: int = 0,
+        drop_frame: bool = False,
+    ):  # fmt: skip
+        self.strides = strides
+        self.order = frame_order(strides)
+        self.shift = token_offsets(strides, codebook_size, offsets, base)
+        self.codebook_size, self.drop_frame = codebook_size, drop_frame
+        self.per_frame = [math.lcm(*strides) // s for s in strides]
+        self.offsets, self.base = offsets, base
+        self.count = 0  # tokens seen
+        self.dropped = 0  # frames dropped for an invalid token
+        self.pending: list[int] = []
+        self.invalid = False
+
+    def feed(self, tokens: Iterable[int]) -> list[list[np.ndarray]]:
+        """Take tokens; return the frames they complete, each a list of per-scale codes (n_i,)."""
+        frames = []
+        for token in tokens:
+            position = len(self.pending)
+            code = token - int(self.shift[position])
+            if not 0 <= code < self.codebook_size:
+                if not self.drop_frame:
+                    raise ValueError(
+                        f"token {token} at index {self.count} (position {position} of its frame) is out of range "
+                        f"for {self.offsets!r} offsets (base {self.base}, codebook size {self.codebook_size})"
+                    )
+                self.invalid = True
+            self.pending.append(code)
+            self.count += 1
+            if len(self.pending) == len(self.order):
+                if self.invalid:
+                    self.dropped += 1
+                else:
+                    frames.append(self.frame(self.pending))
+                self.pending, self.invalid = [], False
+        return frames
+
+    def again(self) -> TokenFrames:
+        """A new parser with the same settings (one per channel)."""
+        return TokenFrames(self.strides, self.codebook_size, offsets=self.offsets, base=self.base,
+                           drop_frame=self.drop_frame)  # fmt: skip
+
+    def frame(self, codes: list[int]) -> list[np.ndarray]:
+        out = [np.empty(n, dtype=np.int64) for n in self.per_frame]
+        for code, (scale, index) in zip(codes, self.order, strict=True):
+            out[scale][index] = code
+        return out
+
+    def finish(self) -> None:
+        """The end of the tokens: a partial last frame is an error (dropped, with `drop_frame`)."""
+        if self.pending:
+            if not self.drop_frame:
+                raise ValueError(
+                    f"the tokens end inside a frame: {len(self.pending)} of its {len(self.order)} tokens "
+                    f"(index {self.count - len(self.pending)} on)"
+                )
+            self.dropped += 1
+            self.pending = []
+
+
+class TextTokens:
+    """Token text, such as `<snac_12><snac_4109>` or `<custom_token_7>`, read in pieces of any size: `feed`
+    returns the numbers of the tokens now complete. Whitespace between tokens is skipped; anything else that
+    is not a token is an error naming the token index it stands at (None for it, with `lenient`)."""
+
+    def __init__(self, template: str = "<snac_{}>", *, lenient: bool = False):
+        self.prefix, _, self.suffix = check_template(template).partition("{}")
+        self.template, self.lenient = template, lenient
+        self.buffer = ""
+        self.count = 0
+
+    def feed(self, text: str, final: bool = False) -> list[int | None]:
+        self.buffer += "".join(text.split())
+        out: list[int | None] = []
+        while self.buffer:
+            if not self.buffer.startswith(self.prefix):
+                if not final and self.prefix.startswith(self.buffer):
+                    break  # the start of a prefix
+                self.junk(self.buffer.find(self.prefix, 1))
+                out.append(None)
+                continue
+            digits = len(self.prefix)
+            while digits < len(self.buffer) and self.buffer[digits].isdigit():
+                digits += 1
+            rest = self.buffer[digits:]
+            if not final and (len(rest) < len(self.suffix) or (not self.suffix and not rest)):
+                if self.suffix.startswith(rest) or not rest:
+                    break  # the number or its suffix may go on
+            number = self.buffer[len(self.prefix) : digits]
+            if not number or not rest.startswith(self.suffix) or len(number) > 19 or int(number) > INT64_MAX:
+                self.junk(self.buffer.find(self.prefix, 1))
+                out.append(None)
+                continue
+            out.append(int(number))
+            self.count += 1
+            self.buffer = rest[len(self.suffix) :]
+        return out
+
+    def junk(self, next_token: int) -> None:
+        """Text that is no token, up to the next token's start (or the end)."""
+        text = self.buffer if next_token < 0 else self.buffer[:next_token]
+        if not self.lenient:
+            raise ValueError(f"not a {self.template!r} token at index {self.count}: {text[:30]!r}")
+        self.count += 1
+        self.buffer = "" if next_token < 0 else self.buffer[next_token:]

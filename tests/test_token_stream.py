@@ -1,0 +1,86 @@
+"""Tokens one at a time, as a language model emits them: frames handed on as soon as complete, every
+token's range checked for its place (code 0 valid), junk named by its index or dropped with its frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from snac_cli.format.token_stream import TextTokens, TokenFrames
+from snac_cli.format.tokens import format_text, parse_text, to_tokens
+
+STRIDES = [(4, 2, 1), (8, 4, 2, 1)]
+
+
+def random_codes(strides, frames, seed=0):
+    rng = np.random.default_rng(seed)
+    per_frame = [max(strides) // s for s in strides]
+    codes = [rng.integers(0, 4096, frames * k) for k in per_frame]
+    codes[0][0] = 0  # code 0 is a code like any other
+    return codes
+
+
+@pytest.mark.parametrize("strides", STRIDES)
+@pytest.mark.parametrize("offsets", ["none", "scale", "position"])
+def test_tokens_fed_one_at_a_time_give_back_the_exported_frames(strides, offsets):
+    codes = random_codes(strides, 9)
+    tokens = to_tokens(codes, strides, 4096, offsets, base=128266)
+    parser = TokenFrames(strides, 4096, offsets=offsets, base=128266)
+    frames = []
+    for i, token in enumerate(tokens):
+        done = parser.feed([int(token)])
+        assert len(done) == (1 if (i + 1) % len(parser.order) == 0 else 0)  # the moment its last token comes
+        frames += done
+    parser.finish()
+    assert [np.concatenate([f[s] for f in frames]).tolist() for s in range(len(strides))] == [c.tolist() for c in codes]
+
+
+@pytest.mark.parametrize(("index", "token"), [(0, 4096), (3, -1), (8, 4096 * 7)])
+def test_a_token_out_of_range_for_its_place_names_its_index(index, token):
+    tokens = to_tokens(random_codes((4, 2, 1), 2), (4, 2, 1), 4096, "position").tolist()
+    tokens[index] = token
+    parser = TokenFrames((4, 2, 1), 4096, offsets="position")
+    with pytest.raises(ValueError, match=f"at index {index} "):
+        parser.feed(tokens)
+
+
+def test_drop_frame_drops_only_the_frames_with_junk_and_counts_them():
+    codes = random_codes((4, 2, 1), 5)
+    tokens = to_tokens(codes, (4, 2, 1), 4096, "position").tolist()
+    tokens[9] = 10**9  # in frame 1
+    tokens[30] = -1  # in frame 4
+    parser = TokenFrames((4, 2, 1), 4096, offsets="position", drop_frame=True)
+    frames = parser.feed(tokens + [0, 0])  # and a partial frame at the end
+    parser.finish()
+    assert parser.dropped == 3 and len(frames) == 3
+    assert [f[0][0] for f in frames] == [codes[0][0], codes[0][2], codes[0][3]]
+
+
+def test_a_partial_last_frame_is_an_error():
+    parser = TokenFrames((4, 2, 1), 4096)
+    parser.feed([1, 2, 3])
+    with pytest.raises(ValueError, match="end inside a frame"):
+        parser.finish()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_text_read_in_pieces_of_any_size_reads_as_a_whole(data):
+    template = data.draw(st.sampled_from(["<snac_{}>", "<custom_token_{}>", "a{}", "[{}]x"]))
+    tokens = data.draw(st.lists(st.integers(0, 2**63 - 1), max_size=20))
+    text = format_text(np.array(tokens, dtype=np.int64), template)
+    text = "".join(c + data.draw(st.sampled_from(["", " ", "\n"])) for c in text)  # whitespace between anything
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=8)))
+    reader, numbers = TextTokens(template), []
+    for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True):
+        numbers += reader.feed(text[a:b])
+    numbers += reader.feed("", final=True)
+    assert numbers == tokens == parse_text(text, template).tolist()
+
+
+def test_text_that_is_no_token_is_named_by_its_index_or_skipped():
+    with pytest.raises(ValueError, match="at index 2: 'oops'"):
+        TextTokens().feed("<snac_1><snac_2>oops<snac_3>", final=True)
+    assert TextTokens(lenient=True).feed("<snac_1>oops<snac_3><snac_x>", final=True) == [1, None, 3, None]
