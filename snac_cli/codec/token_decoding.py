@@ -126,3 +126,41 @@ def text_frames(source: str | os.PathLike[str] | BinaryIO, frames: TokenFrames, 
     finally:
         if stream is not source:
             stream.close()
+
+
+class TokenStream:
+    """A language model's flat tokens in, one at a time or in runs, final audio out: the Python side of
+    `snac decode --tokens`. `push` returns the audio now final (channels 1, samples), `finish` the rest,
+    `reset` starts over; `lookahead_frames` / `lookahead_ms` say how far behind the tokens the audio runs."""
+
+    def __init__(
+        self, model: ModelSettings = ModelSettings(), tokens: TokenSettings = TokenSettings(), *, seed: int = 0
+    ):
+        snac_model = load_model(replace(model, name=model.name or DEFAULT_MODEL))
+        self.parser = TokenFrames(
+            tuple(snac_model.vq_strides), snac_model.codebook_size, offsets=tokens.offsets.value, base=tokens.base,
+            drop_frame=tokens.drop_frame,
+        )  # fmt: skip
+        self.decoder = StreamDecoder(snac_model, seed=seed)
+        self.sampling_rate = snac_model.sampling_rate
+        self.lookahead_frames, self.lookahead_ms = self.decoder.lookahead_frames, self.decoder.lookahead_ms
+
+    def push(self, tokens: int | list[int] | np.ndarray) -> np.ndarray:
+        run = [tokens] if isinstance(tokens, int) else [int(t) for t in tokens]
+        frames = self.parser.feed(run)
+        if not frames:
+            return np.zeros((1, 0), dtype=np.float32)
+        return self.decoder.push([np.concatenate([f[s] for f in frames]) for s in range(len(frames[0]))])
+
+    def finish(self) -> np.ndarray:
+        self.parser.finish()
+        return self.decoder.finish()
+
+    def reset(self) -> None:
+        self.parser = self.parser.again()
+        self.decoder.reset()
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped for invalid tokens (with on_invalid drop-frame)."""
+        return self.parser.dropped
