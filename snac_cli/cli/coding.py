@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 AUDIO = "Audio file (WAV, FLAC, OGG, MP3, ...), - for stdin, or a folder of them."
 AUDIO_OUTPUT = "Audio file (.wav, .flac, .ogg, ...), - for WAV on stdout, or a folder."
+SNAC_INPUT = ".snac file, - for stdin, or a folder of them (with --tokens: token text, .npy or .jsonl)."
 SNAC_OUTPUT = ".snac file to write, - for stdout, or a folder (for a folder or list)."
 RAY = "Run a folder or list on Ray Data: --ray for a local Ray, --ray=ADDRESS for a cluster (needs snac-cli[ray])."
 BATCH = (
@@ -89,7 +90,7 @@ def encode(
 @app.command(cls=o.PlainCommand)
 def decode(
     *,
-    input: Annotated[str, typer.Argument(metavar="INPUT", help=".snac file, - for stdin, or a folder of them.")],
+    input: Annotated[str, typer.Argument(metavar="INPUT", help=SNAC_INPUT)],
     output: Annotated[str | None, typer.Argument(metavar="OUTPUT", help=AUDIO_OUTPUT)] = None,
     files_from: o.FilesFrom = None,
     jobs: o.Jobs = 1,
@@ -125,7 +126,8 @@ def decode(
     force: o.Force = False,
     quiet: o.Quiet = False,
 ) -> None:
-    """Decode a .snac file to audio at its original rate, channels and length; a folder or list into a folder."""
+    """Decode a .snac file to audio at its original rate, channels and length; a folder or list into a folder;
+    with --tokens, a language model's tokens as they arrive."""
     from snac_cli.audio.writer import check_output_format
 
     settings = DecodeSettings(o.parse_rate(sample_rate), subtype, seed, window_seconds)
