@@ -26,6 +26,11 @@ class Backend:
     def cut(self, x: torch.Tensor, start: int, end: int) -> torch.Tensor:
         return x.narrow(self.time, start, end - start)
 
+    def kept(self, x: torch.Tensor, start: int, end: int) -> torch.Tensor:
+        """The steps a layer keeps for its next push, copied: a view would hold the whole step's activation in
+        memory (measured: the 32 kHz decoder peaked at 5.0 GB on a long file, every layer's activation alive)."""
+        return self.cut(x, start, end).clone()
+
     def channels(self, x: torch.Tensor) -> int:
         return x.shape[3 - self.time]
 
@@ -146,7 +151,7 @@ class Conv(Node):
         window = b.cut(self.buffer, max(0, lo) - self.start, min(self.received, hi) - self.start)
         out = b.valid_conv(self.conv, b.padded(window, max(0, -lo), max(0, hi - self.received)))
         keep = max(0, target - self.reach)
-        self.buffer = b.cut(self.buffer, keep - self.start, self.received - self.start)
+        self.buffer = b.kept(self.buffer, keep - self.start, self.received - self.start)
         self.start, self.emitted = keep, target
         return out
 
@@ -180,7 +185,7 @@ class ConvTranspose(Node):
         y = b.apply(self.conv, b.cut(self.buffer, lo - self.start, self.received - self.start))
         out = b.cut(y, self.emitted - lo * s, target - lo * s)  # y[k] is output lo * s + k
         keep = self.first_input(target)
-        self.buffer = b.cut(self.buffer, keep - self.start, self.received - self.start)
+        self.buffer = b.kept(self.buffer, keep - self.start, self.received - self.start)
         self.start, self.emitted = keep, target
         return out
 
@@ -204,7 +209,7 @@ class Window(Node):
         assert target % self.size == 0, "the decoder pads the codes to whole windows before the end"
         n = target - self.emitted
         out = b.apply(self.attention, b.cut(self.buffer, 0, n)) if n else b.cut(self.buffer, 0, 0)
-        self.buffer = b.cut(self.buffer, n, b.length(self.buffer))
+        self.buffer = b.kept(self.buffer, n, b.length(self.buffer))
         self.emitted = target
         return out
 
@@ -246,7 +251,7 @@ class Residual(Node):
         y = self.branch.push(x, final)
         n = b.length(y)
         out = y.add_(b.cut(self.skip, 0, n))  # the branch's output is its own
-        self.skip = b.cut(self.skip, n, b.length(self.skip))
+        self.skip = b.kept(self.skip, n, b.length(self.skip))
         return out
 
 

@@ -18,9 +18,13 @@ from snac_cli.model import SNAC
 from snac_cli.progress import Advance  # here called with audio samples (model rate) just finished
 
 # Least audio per window by default: `snac` then peaks under 1.5 GB of memory with the 24 kHz model
-# (docs/benchmarks.md); models with attention need longer windows to amortize their wider context.
+# (docs/benchmarks.md); models with attention need longer windows to amortize their wider context: at
+# least 7 contexts (32 kHz: 5.4 s, 1.48 GB peak at 6.1 s where 14 contexts, 10.8 s, peaked at 1.70 GB).
 ENCODE_WINDOW_SECONDS = 5.0
-DECODE_WINDOW_SECONDS = 6.0  # the decoder's activations are larger
+# Audio per forward pass of the streaming decoder: no context is decoded twice, so small steps cost little
+# (24 kHz, 60 s: 8.6 s at 1 s against 9.2 s at 6 s) and keep memory low (32 kHz, 40 s: 1.44 GB at 1 s against
+# 3.0 GB at 6 s; 44 kHz, 60 s: 1.47 GB at 0.75 s).
+DECODE_WINDOW_SECONDS = 0.75
 
 
 def window_units(model: SNAC, window_seconds: float | None, *, default: float, context: int, ratio: int) -> int:
@@ -42,7 +46,7 @@ def encode_window(model: SNAC, window_seconds: float | None = None) -> tuple[int
     """(window, context on each side) for encoding, in audio samples at the model's rate, whole padding units."""
     unit = model.config.pad_unit
     context_units = math.ceil(model.encoder_reach() / unit)
-    units = window_units(model, window_seconds, default=ENCODE_WINDOW_SECONDS, context=context_units, ratio=14)
+    units = window_units(model, window_seconds, default=ENCODE_WINDOW_SECONDS, context=context_units, ratio=7)
     return units * unit, context_units * unit
 
 
