@@ -145,3 +145,26 @@ def test_tokens_on_a_pipe_play_as_they_come(tmp_path, checkpoint, audio_file):
     whole, _ = sf.read(tmp_path / "b.wav", dtype="int16")
     assert streamed.shape == whole.shape
     assert np.abs(streamed.astype(np.int32) - whole).max() <= 1  # float rounding of other pieces, then 16 bits
+
+
+@pytest.mark.parametrize(
+    ("stdin", "output", "code", "message"),
+    [
+        (b"", "a.wav", InputError.exit_code, "stdin: no tokens"),
+        (b"<snac_1><snac_2>", "a.wav", InputError.exit_code, "end inside a frame"),
+        (b"\xff<snac_1>", "a.wav", InputError.exit_code, "can't decode byte"),
+        (b"<snac_1>", "a.mp3", 2, "MP3 cannot hold audio at 12345 Hz"),
+        (b"<snac_1>", "a.raw", 2, "--format raw writes to stdout"),
+    ],
+)
+def test_bad_token_input_is_one_line_and_leaves_no_output(tmp_path, checkpoint, stdin, output, code, message):
+    extra = (
+        ["--sample-rate", "12345"]
+        if output.endswith(".mp3")
+        else ["--format", "raw"]
+        if output.endswith(".raw")
+        else []
+    )
+    result = snac("decode", "--tokens", "-", tmp_path / output, "-m", checkpoint("tiny-lm"), *extra, stdin=stdin)
+    assert result.returncode == code and message in result.stderr.decode(), result.stderr
+    assert result.stderr.decode().count("\n") == 1 and not list(tmp_path.iterdir())

@@ -15,7 +15,7 @@ from snac_cli.cli.app import app
 from snac_cli.cli.display import progress_bar
 from snac_cli.cli.reporting import say
 from snac_cli.cli.streams import audio_input, binary_input, binary_output, check_output, named
-from snac_cli.errors import InputError, UsageError
+from snac_cli.errors import InputError, SnacError, UsageError
 from snac_cli.settings import (
     DEFAULT_MODEL,
     DecodeSettings,
@@ -186,7 +186,9 @@ def decode_token_input(
         try:
             report = decode_tokens(source, binary_output(output), settings, tokens=tokens, model=models, raw=raw,
                                    progress=progress_bar(quiet))  # fmt: skip
-        except ValueError as e:
+        except SnacError:
+            raise
+        except ValueError as e:  # the tokens' own: out of range, not text, a partial frame
             raise InputError(f"{'stdin' if input == '-' else input}: {e}") from None
     if report.dropped:
         say(f"warning: dropped {report.dropped} frames with invalid tokens ({report.frames} decoded)")

@@ -69,6 +69,8 @@ def decode_tokens(
             yield block
         block = decoder.finish()
         decoded += block.shape[1]
+        if not any(p.count for p in parsers):  # before the output is complete: a file is not left behind
+            raise ValueError("no tokens")
         yield block
 
     blocks = resample_stream(audio(), rate, out_rate, channels)
