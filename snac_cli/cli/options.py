@@ -127,7 +127,7 @@ Window = Annotated[
     typer.Option(
         "--chunk-seconds",
         help="Seconds of audio per inference window, memory vs. speed "
-        "[default: 5 encode, longer for models with attention; 0.75 decode, where it sets memory only].",
+        "[default: 5 encode, longer with attention; 3 decode, 0.75 with attention; decoding: memory only].",
         min=0.1,
         max=MAX_SECONDS,
         metavar="SECONDS",

@@ -21,10 +21,12 @@ from snac_cli.progress import Advance  # here called with audio samples (model r
 # (docs/benchmarks.md); models with attention need longer windows to amortize their wider context: at
 # least 7 contexts (32 kHz: 5.4 s, 1.48 GB peak at 6.1 s where 14 contexts, 10.8 s, peaked at 1.70 GB).
 ENCODE_WINDOW_SECONDS = 5.0
-# Audio per forward pass of the streaming decoder: no context is decoded twice, so small steps cost little
-# (24 kHz, 60 s: 8.6 s at 1 s against 9.2 s at 6 s) and keep memory low (32 kHz, 40 s: 1.44 GB at 1 s against
-# 3.0 GB at 6 s; 44 kHz, 60 s: 1.47 GB at 0.75 s).
-DECODE_WINDOW_SECONDS = 0.75
+# Audio per forward pass of the streaming decoder: no context is decoded twice, so the step trades memory
+# against per-step overhead only. In one process, 10 s: 24 kHz 8.7x real time at 0.75 s, 9.4x at 3 s, 10.0x
+# at 6 s; peaks for a 60 s file 1.32 GB at 3 s, 1.52 GB at 6 s. The models with attention have the larger
+# decoders: 32 kHz peaks at 1.44 GB at 1 s and 3.0 GB at 6 s (40 s), 44 kHz at 1.47 GB at 0.75 s (60 s).
+DECODE_WINDOW_SECONDS = 3.0
+DECODE_WINDOW_SECONDS_ATTENTION = 0.75
 
 
 def window_units(model: SNAC, window_seconds: float | None, *, default: float, context: int, ratio: int) -> int:
@@ -117,7 +119,8 @@ def decode_stream(
     frames = None if window_seconds is None else max(1, round(window_seconds * model.sampling_rate / frame(model)))
     for chunk in chunks:
         if decoder is None:
-            default = round(DECODE_WINDOW_SECONDS * model.sampling_rate / frame(model))
+            seconds = DECODE_WINDOW_SECONDS if model.attn_window_size is None else DECODE_WINDOW_SECONDS_ATTENTION
+            default = round(seconds * model.sampling_rate / frame(model))
             decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=frames or default)
         audio = decoder.push([c.astype(np.int64, copy=False) for c in chunk])
         if audio.shape[1]:
