@@ -18,6 +18,7 @@ from snac_cli.codec.models import load_model
 from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.format.export import read_tokens
 from snac_cli.format.token_stream import TextTokens, TokenFrames
+from snac_cli.model import SNAC
 from snac_cli.progress import Progress, silent
 from snac_cli.settings import DEFAULT_MODEL, DecodeSettings, ModelSettings, TokenSettings
 
@@ -53,10 +54,7 @@ def decode_tokens(
     streaming = not isinstance(target, (str, os.PathLike))
     if not (streaming and raw):
         check_output_format(str(target) if not streaming else "-", subtype, out_rate)
-    frames = TokenFrames(
-        tuple(snac_model.vq_strides), snac_model.codebook_size, offsets=tokens.offsets.value, base=tokens.base,
-        drop_frame=tokens.drop_frame,
-    )  # fmt: skip
+    frames = token_parser(snac_model, tokens)
     pieces, channels, parsers = token_frames(source, frames, tokens)
     decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels)
     decoded = 0
@@ -86,6 +84,12 @@ def decode_tokens(
     return TokenReport(count, decoded // decoder.frame_samples, dropped, decoded / rate)
 
 
+def token_parser(model: SNAC, tokens: TokenSettings) -> TokenFrames:
+    """The parser of a model's flat tokens under the given offsets, base and invalid-token rule."""
+    return TokenFrames(tuple(model.vq_strides), model.codebook_size, offsets=tokens.offsets.value, base=tokens.base,
+                       drop_frame=tokens.drop_frame)  # fmt: skip
+
+
 def token_frames(
     source: str | os.PathLike[str] | BinaryIO, parser: TokenFrames, tokens: TokenSettings
 ) -> tuple[Iterator[list[np.ndarray]], int, list[TokenFrames]]:
@@ -104,8 +108,7 @@ def token_frames(
         raise ValueError("the channels hold different numbers of valid frames")
     if not per_channel[0]:
         return iter([]), len(rows), parsers
-    scales = range(len(parser.per_frame))
-    codes = [np.stack([np.concatenate([frame[s] for frame in frames]) for frames in per_channel]) for s in scales]
+    codes = [np.stack(scale) for scale in zip(*(parser.joined(frames) for frames in per_channel), strict=True)]
     return iter([codes]), len(rows), parsers
 
 
@@ -121,7 +124,7 @@ def text_frames(source: str | os.PathLike[str] | BinaryIO, frames: TokenFrames, 
             numbers = text.feed(decoder.decode(data, final=final), final=final)
             done = frames.feed(-1 if n is None else n for n in numbers)
             if done:
-                yield [np.stack([np.concatenate([f[s] for f in done])]) for s in range(len(frames.per_frame))]
+                yield [codes[None] for codes in frames.joined(done)]
             if final:
                 frames.finish()
                 return
@@ -139,10 +142,7 @@ class TokenStream:
         self, model: ModelSettings = ModelSettings(), tokens: TokenSettings = TokenSettings(), *, seed: int = 0
     ):
         snac_model = load_model(replace(model, name=model.name or DEFAULT_MODEL))
-        self.parser = TokenFrames(
-            tuple(snac_model.vq_strides), snac_model.codebook_size, offsets=tokens.offsets.value, base=tokens.base,
-            drop_frame=tokens.drop_frame,
-        )  # fmt: skip
+        self.parser = token_parser(snac_model, tokens)
         self.decoder = StreamDecoder(snac_model, seed=seed)
         self.sampling_rate = snac_model.sampling_rate
         self.lookahead_frames, self.lookahead_ms = self.decoder.lookahead_frames, self.decoder.lookahead_ms
@@ -152,7 +152,7 @@ class TokenStream:
         frames = self.parser.feed(run)
         if not frames:
             return np.zeros((1, 0), dtype=np.float32)
-        return self.decoder.push([np.concatenate([f[s] for f in frames]) for s in range(len(frames[0]))])
+        return self.decoder.push(self.parser.joined(frames))
 
     def finish(self) -> np.ndarray:
         self.parser.finish()

@@ -62,6 +62,10 @@ class TokenFrames:
         return TokenFrames(self.strides, self.codebook_size, offsets=self.offsets, base=self.base,
                            drop_frame=self.drop_frame)  # fmt: skip
 
+    def joined(self, frames: list[list[np.ndarray]]) -> list[np.ndarray]:
+        """Frames of `feed` laid end to end: codes per scale (n_i,)."""
+        return [np.concatenate([frame[s] for frame in frames]) for s in range(len(self.per_frame))]
+
     def frame(self, codes: list[int]) -> list[np.ndarray]:
         out = [np.empty(n, dtype=np.int64) for n in self.per_frame]
         for code, (scale, index) in zip(codes, self.order, strict=True):
