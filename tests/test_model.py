@@ -170,4 +170,4 @@ def test_the_official_shapes_use_every_fast_path_kernel(checkpoint):
         model = SNAC.from_pretrained(checkpoint(name))
         for part in (model.encoder, model.decoder):
             kinds |= {prepared[0] for prepared in FastPath(part).weights.values() if isinstance(prepared[0], str)}
-    assert kinds == {"taps", "frames", "oneDNN", "polyphase", "winograd"}
+    assert kinds == {"taps", "frames", "linear", "oneDNN", "polyphase", "pairs"}

@@ -1,8 +1,8 @@
 """A faster inference path through the same modules, with activations kept time-major, (B, T, C).
 
-In that layout oneDNN's channels-last kernels run the convolutions (1x1 ones 15-20 % faster than as matrix
-products, transposed ones a third faster than in PyTorch's (B, C, T) layout), and Snake runs in place, tile
-by tile while the data is in cache. Results differ from the module-by-module path only by float
+In that layout oneDNN's kernels run the convolutions (channels-last) and the matrix products (1x1 convs and
+the upsampling, as linear maps on weights reordered once), and Snake runs in place, tile by tile while the
+data is in cache. Results differ from the module-by-module path only by float
 rounding (>= 99.9 % of codes equal). Weights are prepared once per model.
 """
 
@@ -23,15 +23,31 @@ from .layers import NoiseBlock, ResidualUnit, Snake1d
 # Elements per tile of an elementwise pipeline (4 MB): measured faster than L2-sized tiles, whose passes are
 # too short to keep both threads busy.
 TILE = 1 << 20
-# Transposed convs of kernel 2 x stride, by input width: from WIDE channels (the decoders' first upsampling,
-# over few latent frames) two matrix products over frames, faster than oneDNN (42 -> 33 ms per 24 kHz
-# chunk); between NARROW and WIDE, Winograd's F(2, 2) on those frames (32 kHz decoder, 768 and 384 channels:
-# 162 -> 136 and 137 -> 105 ms measured alone, 2.4 % of the whole decode).
-WIDE = 1024
 # Up to this stride and input width a transposed conv runs faster as a kernel-2 conv to stride x C_out channels
 # (its polyphase form) than as oneDNN's transposed conv (24 kHz decoder, strides 4 and 2: 73 -> 59 and 45 -> 38
-# ms per chunk; at 32 kHz, over 384 channels, the whole decode was no faster).
+# ms per chunk); over long inputs also faster than as pairs of steps (below): 128 -> 64 channels, stride 2,
+# 36000 steps: 14.6 ms against 32.9.
 POLYPHASE, NARROW = 4, 256
+# Up to this many steps (a streamed push's layers) oneDNN's depthwise conv beats the taps kernel tuned for
+# long inputs (0.15 -> 0.08 ms at 64 channels x 2048 steps); over 20480 steps, dilated, it is 3x slower.
+SHORT = 4096
+# Matrix products run as oneDNN's linear map on weights reordered once into its own layout, where torch has it:
+# it runs at the memory's speed where BLAS (MKL on this AMD EPYC) does not. Measured on 2 cores: the 24 kHz
+# first upsampling as one product over a streamed push's 6 steps 3.9 -> 1.3 ms (33.5 MB of weights: every
+# decoder weight is read once per push), over 140 steps 21.0 -> 13.2 ms; 1x1 convs as fast as oneDNN's conv.
+ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def packed(matrix: torch.Tensor) -> torch.Tensor:
+    """A weight matrix (C_out, C_in) in the layout `linear` takes."""
+    return torch.ops.mkldnn._reorder_linear_weight(matrix.contiguous(), None) if ONEDNN else matrix.contiguous()
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """x (..., C_in) @ weight.T + bias, the weight from `packed`."""
+    if ONEDNN:
+        return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, "none", [], "")
+    return F.linear(x, weight, bias)
 
 
 _PREPARED: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, FastPath]] = weakref.WeakKeyDictionary()
@@ -75,18 +91,19 @@ class FastPath:
                 halves = w.reshape(conv.in_channels, conv.out_channels, 2, stride).permute(3, 1, 0, 2).flip(-1)
                 phases = halves.reshape(stride * conv.out_channels, conv.in_channels, 1, 2)
                 return ("polyphase", phases.contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
-            halves = w.permute(0, 2, 1).reshape(conv.in_channels, 2, stride * conv.out_channels)
-            first, second = halves[:, 0].contiguous(), halves[:, 1].contiguous()
-            if conv.in_channels >= WIDE:
-                return ("frames", first, second)  # type: ignore[return-value]
-            return ("winograd", first, second, first + second)  # type: ignore[return-value]
+            # (stride x C_out, 2 C_in): output frame t (stride steps) = this @ [x[t]; x[t - 1]].
+            halves = w.permute(2, 1, 0).reshape(2, stride * conv.out_channels, conv.in_channels)
+            return ("pairs", packed(torch.cat([halves[0], halves[1]], dim=1)))  # type: ignore[return-value]
         k, stride = conv.kernel_size[0], conv.stride[0]
         if conv.groups == conv.in_channels == conv.out_channels and stride == 1:
-            return ("taps", w[:, 0, :].t().contiguous())  # type: ignore[return-value]  # (k, C)
+            short = w.unsqueeze(2).contiguous(memory_format=torch.channels_last)  # for oneDNN, over SHORT steps
+            return ("taps", w[:, 0, :].t().contiguous(), short)  # type: ignore[return-value]  # (k, C)
         if conv.groups == 1 and k == 2 * stride and stride >= 8 and conv.dilation[0] == 1:
             rows = w.permute(2, 1, 0).reshape(k * conv.in_channels, conv.out_channels)  # row = tap * C_in + c
             half = stride * conv.in_channels
             return ("frames", rows[:half].contiguous(), rows[half:].contiguous())  # type: ignore[return-value]
+        if k == 1 and conv.groups == 1 and stride == 1:
+            return ("linear", packed(w[:, :, 0]))  # type: ignore[return-value]
         return ("oneDNN", w.unsqueeze(2).contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
 
     def __call__(self, layers: nn.Sequential, x: torch.Tensor, lengths: list[int] | None = None) -> torch.Tensor:
@@ -158,13 +175,15 @@ class FastPath:
         lies wholly inside x, as streaming wants)."""
         pad = int(conv.padding[0]) if pad is None else pad
         kind, *weights = self.weights[conv]
-        if kind == "taps":
+        if kind == "taps" and x.shape[1] > SHORT:
             return self.depthwise(conv, weights[0], x, pad)
         if kind == "frames":
             return self.strided(conv, weights[0], weights[1], x)
+        if kind == "linear":
+            return linear(x, weights[0], conv.bias)
         out = F.conv2d(
             x.transpose(1, 2).unsqueeze(2),  # (B, C, 1, T), channels-last in memory
-            weights[0],
+            weights[-1] if kind == "taps" else weights[0],
             conv.bias,
             stride=(1, conv.stride[0]),
             padding=(0, pad),
@@ -205,12 +224,10 @@ class FastPath:
 
     def conv_transpose(self, conv: nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
         kind, *weights = self.weights[conv]
-        if kind == "frames":
-            return self.upsampled(conv, weights[0], weights[1], x)
+        if kind == "pairs":
+            return self.pairs(conv, weights[0], x)
         if kind == "polyphase":
             return self.polyphase(conv, weights[0], x)
-        if kind == "winograd":
-            return self.winograd(conv, weights[0], weights[1], weights[2], x)
         out = F.conv_transpose2d(
             x.transpose(1, 2).unsqueeze(2),
             weights[0],
@@ -222,41 +239,15 @@ class FastPath:
         )
         return out.squeeze(2).transpose(1, 2)
 
-    def upsampled(
-        self, conv: nn.ConvTranspose1d, first: torch.Tensor, second: torch.Tensor, x: torch.Tensor
-    ) -> torch.Tensor:
-        """A transposed conv with kernel 2s and stride s as two matrix products: each input step writes s
-        output steps with the first half of the kernel and the next s with the second."""
-        s = conv.stride[0]
-        B, T, _ = x.shape
-        frames = torch.empty(B, T + 1, s * conv.out_channels, dtype=x.dtype, device=x.device)
-        for item in range(B):  # per item: `out=` needs a contiguous block, which frames[:, :T] is not for B > 1
-            torch.mm(x[item], first, out=frames[item, :T])
-        frames[:, T].zero_()
-        frames[:, 1:].add_(torch.matmul(x, second))
-        return self.trimmed(conv, frames.view(B, (T + 1) * s, conv.out_channels), T)
-
-    def winograd(
-        self, conv: nn.ConvTranspose1d, first: torch.Tensor, second: torch.Tensor, both: torch.Tensor, x: torch.Tensor
-    ) -> torch.Tensor:
-        """The frames of `upsampled` two at a time with three matrix products instead of four: Winograd's
-        minimal filtering F(2, 2). Frame t is second @ x[t - 1] + first @ x[t]; with d0, d1, d2 = x[2u - 1],
-        x[2u], x[2u + 1]: m2 = (first + second) @ d1, frame 2u = m2 + second @ (d0 - d1), frame 2u + 1 =
-        m2 + first @ (d2 - d1). A quarter fewer multiply-adds; rounding differs (~1e-6 relative)."""
-        s = conv.stride[0]
+    def pairs(self, conv: nn.ConvTranspose1d, weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """A transposed conv with kernel 2s and stride s as one matrix product: output frame t (s steps) is the
+        kernel's first half on input t plus its second half on input t - 1."""
         B, T, C = x.shape
-        pairs = (T + 2) // 2  # frames 0 .. T, two at a time
-        padded = x.new_zeros(B, 2 * pairs + 1, C)  # padded[i] = x[i - 1]; zeros outside
-        padded[:, 1 : T + 1] = x
-        d1 = padded[:, 1::2][:, :pairs]
-        before, after = padded[:, 0:-1:2] - d1, padded[:, 2::2] - d1
-        frames = x.new_empty(B, pairs, 2, first.shape[1])
-        for item in range(B):  # straight into the output's even and odd frames: no temporaries of its size
-            even, odd = frames[item, :, 0], frames[item, :, 1]
-            torch.mm(d1[item], both, out=odd)
-            even.copy_(odd).addmm_(before[item], second)
-            odd.addmm_(after[item], first)
-        return self.trimmed(conv, frames.view(B, 2 * pairs * s, conv.out_channels), T)
+        pairs = x.new_zeros(B, T + 1, 2 * C)  # step t: [x[t]; x[t - 1]], zeros outside
+        pairs[:, :T, :C] = x
+        pairs[:, 1:, C:] = x
+        frames = linear(pairs, weight, None)  # (B, T + 1, s C_out)
+        return self.trimmed(conv, frames.view(B, (T + 1) * conv.stride[0], conv.out_channels), T)
 
     def polyphase(self, conv: nn.ConvTranspose1d, phases: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """A transposed conv with kernel 2s and stride s as one conv of kernel 2 to s x C_out channels, whose
