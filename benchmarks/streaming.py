@@ -7,7 +7,9 @@ decoder and the servers built on it use (each new frame: decode the last 4 frame
 Per model: real-time factor, milliseconds per frame (median and p99), lookahead (frames and ms), time from
 the first frame pushed to the first audio sample out; the window's cost per frame, the samples it never
 emits, and its largest error against the whole-file decode (both without the decoder's noise, so that the
-error is the window's alone). The allocator is tuned as the CLI tunes it.
+error is the window's alone); and per `--lookahead` under the model's own, its cost per frame, its latency
+and its error against the exact stream (on random codes and weights: a trained model's speech will show
+other errors). The allocator is tuned as the CLI tunes it.
 Random weights in the official layout (speed does not depend on them); random codes.
 """
 
@@ -41,7 +43,28 @@ def sliding_window(model, codes: list[np.ndarray], per_frame: list[int]) -> tupl
     return np.concatenate(out), times
 
 
-def measure(name: str, folder: Path, seconds: float) -> dict[str, float]:
+def lookaheads(model, pieces: list, whole: np.ndarray) -> list[tuple[int, float, float, float, float]]:
+    """Per lookahead N under the model's own, one frame at a time: (N, ms per frame median, latency ms,
+    max error and SNR in dB against the exact stream), over the samples written before they were final."""
+    from snac_cli.engine.stream_decoder import StreamDecoder
+
+    rows = []
+    exact = StreamDecoder(model).exact_lookahead_frames
+    for n in range(exact):
+        decoder = StreamDecoder(model, lookahead=n)
+        times, out = [], []
+        for piece in pieces:
+            start = time.perf_counter()
+            out.append(decoder.push(piece))
+            times.append(time.perf_counter() - start)
+        audio = np.concatenate([*out, decoder.finish()], axis=1)[0]
+        error = audio - whole
+        snr = 10 * math.log10(float(np.sum(whole**2)) / max(float(np.sum(error**2)), 1e-30))
+        rows.append((n, 1000 * statistics.median(times), decoder.lookahead_ms, float(np.abs(error).max()), snr))
+    return rows
+
+
+def measure(name: str, folder: Path, seconds: float) -> dict:
     from snac_cli import SNAC
     from snac_cli.engine.stream_decoder import StreamDecoder
 
@@ -87,6 +110,7 @@ def measure(name: str, folder: Path, seconds: float) -> dict[str, float]:
         NoiseBlock.noise = noise  # type: ignore[method-assign]
     covered = reference[frame : frame + len(window_audio)]
     return {
+        "lookaheads": lookaheads(model, pieces, streamed),
         "rt": frames * frame / model.sampling_rate / streamed_seconds,
         "median_ms": 1000 * statistics.median(times),
         "p99_ms": 1000 * float(np.percentile(times, 99)),
@@ -122,6 +146,11 @@ def main() -> None:
     table("model", "28-token window: ms per frame", "samples never emitted", "max error vs whole decode")
     for name, r in rows:
         print(f"| {name} | {r['window_ms']:.1f} | {r['window_missing']} | {r['window_error']:.3f} |")
+    print()
+    table("model", "--lookahead", "ms per frame (median)", "latency ms", "max error vs exact", "SNR vs exact dB")
+    for name, r in rows:
+        for n, ms, latency, error, snr in r["lookaheads"]:
+            print(f"| {name} | {n} | {ms:.1f} | {latency:.0f} | {error:.3f} | {snr:.1f} |")
 
 
 if __name__ == "__main__":

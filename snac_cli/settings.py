@@ -105,6 +105,9 @@ class DecodeSettings:
     subtype: Subtype | None = None  # None: the format's default (PCM_16 for WAV and FLAC)
     seed: int = 0  # of the decoder's noise: decoding is deterministic
     window_seconds: float | None = None  # latent frames per inference window, in seconds; None: the engine's
+    # Frames that must follow a sample before it is returned; None: the model's own, so that every sample is
+    # final. Fewer return audio sooner, approximate near the last frame (engine/stream_decoder.py).
+    lookahead: int | None = None
 
     def __post_init__(self) -> None:
         if self.subtype is not None:

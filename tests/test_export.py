@@ -147,6 +147,22 @@ def test_tokens_on_a_pipe_play_as_they_come(tmp_path, checkpoint, audio_file):
     assert np.abs(streamed.astype(np.int32) - whole).max() <= 1  # float rounding of other pieces, then 16 bits
 
 
+def test_a_smaller_lookahead_streams_the_same_length_with_one_warning(tmp_path, checkpoint, audio_file):
+    """`--lookahead 0`: every frame's audio is written as the frame arrives, approximate; as long as the
+    exact decode, the last samples (written at the end, final) equal to it, and one warning line says so."""
+    tiny = checkpoint("tiny-lm")
+    wav = audio_file("in.wav", rate=16000, seconds=1.0)
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--normalize", "none").exit_code == 0
+    text = snac("export", tmp_path / "a.snac", "--format", "tokens", "-o", "-").stdout
+    exact = snac("decode", "--tokens", "-", "-", "--format", "raw", "-m", tiny, stdin=text)
+    early = snac("decode", "--tokens", "-", "-", "--format", "raw", "-m", tiny, "--lookahead", "0", stdin=text)
+    assert exact.returncode == early.returncode == 0, early.stderr
+    assert exact.stderr == b"" and early.stderr.decode().count("\n") == 1
+    assert early.stderr.startswith(b"snac: warning: --lookahead 0: audio is written before it is final")
+    a, b = (np.frombuffer(r.stdout, dtype="<i2") for r in (exact, early))
+    assert a.shape == b.shape and not np.array_equal(a, b)
+
+
 @pytest.mark.parametrize(
     ("stdin", "output", "code", "message"),
     [

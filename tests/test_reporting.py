@@ -45,6 +45,8 @@ USAGE_ERRORS = [
     ["encode", "WAV", "OUT", "--jobs", "100000"],
     *[["cut", "SNAC", "-o", "OUT.snac", f"--{which}", v] for which in ("start", "end") for v in ("nan", "inf", "-1")],
     *[["decode", "SNAC", "OUT.wav", "--seed", v] for v in ("-1", "1e20", str(2**64))],
+    *[["decode", "SNAC", "-", "--lookahead", v, "-m", "GONE"] for v in ("-1", "1.5", "nan", "1025")],
+    ["decode", "SNAC", "OUT.wav", "--lookahead", "1", "-m", "GONE"],  # only for audio written as it is decoded
     *[["decode", "SNAC", "OUT.wav", "--sample-rate", v] for v in ("0", "-8000", "nan", "999999999")],
     *[["export", "SNAC", "--base", v] for v in ("-1", "1e20", str(2**63 - 1))],
     *[

@@ -113,6 +113,52 @@ def test_the_lookahead_is_the_models_and_each_sample_comes_once_final(models):
     assert total + decoder.finish().shape[1] == 12 * decoder.frame_samples
 
 
+@pytest.mark.parametrize(("name", "batch"), [("tiny", 1), ("tiny", 2), ("24khz", 1), ("32khz", 2)])
+def test_a_smaller_lookahead_returns_audio_sooner_and_only_that_audio_is_approximate(models, name, batch):
+    """With lookahead N, each push returns audio up to N frames before the newest. The samples that were
+    final when returned are exact, the rest are a guess, and the stream's state stays exact: what comes
+    after a guess is exact again, and finish() ends it exactly."""
+    model = models(name)
+    exact = StreamDecoder(model, batch=batch)
+    frames = 3 * exact.exact_lookahead_frames + 4
+    codes = random_codes(model, frames, batch=batch)
+    per_frame = [math.lcm(*model.vq_strides) // s for s in model.vq_strides]
+    whole = decoded(model, codes, [frames])
+    for n in sorted({0, exact.exact_lookahead_frames // 2, exact.exact_lookahead_frames - 1}):
+        early = StreamDecoder(model, batch=batch, lookahead=n)
+        assert early.lookahead_frames == n and early.exact_lookahead_frames == exact.exact_lookahead_frames
+        given = final = 0
+        out = []
+        for i in range(frames):
+            piece = [c[:, i * k : (i + 1) * k] for c, k in zip(codes, per_frame, strict=True)]
+            final += exact.push(piece).shape[1]
+            audio = early.push(piece)
+            out.append(audio)
+            # N frames behind the newest, or further on where more is final (whole attention windows)
+            assert given + audio.shape[1] == max((i + 1 - n) * early.frame_samples, final)
+            known = max(0, final - given)  # the part of this push's audio that was already final
+            assert np.abs(audio[:, :known] - whole[:, given : given + known]).max(initial=0) <= 1e-5
+            given += audio.shape[1]
+        exact.finish()
+        exact.reset()
+        out.append(early.finish())
+        audio = np.concatenate(out, axis=1)
+        assert audio.shape == whole.shape and np.isfinite(audio).all()
+        tail = (frames - n) * early.frame_samples  # returned by finish: final
+        assert np.abs(audio[:, tail:] - whole[:, tail:]).max(initial=0) <= 1e-5
+        guessed = np.abs(audio - whole).max(axis=0) > 1e-5
+        assert guessed.any(), "audio returned before it was final is a guess"
+
+
+def test_a_lookahead_at_least_the_models_is_exact(models):
+    model = models("tiny")
+    exact = StreamDecoder(model)
+    codes = random_codes(model, 9)
+    for n in (exact.exact_lookahead_frames, exact.exact_lookahead_frames + 5):
+        assert StreamDecoder(model, lookahead=n).lookahead_frames == exact.lookahead_frames
+        assert np.array_equal(decoded(model, codes, [1] * 9, lookahead=n), decoded(model, codes, [1] * 9))
+
+
 def test_a_stream_resets_and_refuses_broken_frames(models):
     model = models("tiny")
     codes = random_codes(model, 4)

@@ -164,7 +164,8 @@ class DecodeTask:
         s = self.settings
         model = model_id(self.model.name) if self.model.name else None
         return {"model": model, "precision": self.model.precision.value, "sample_rate": s.sample_rate,
-                "subtype": s.subtype.value if s.subtype else None, "seed": s.seed, "format": self.suffix}  # fmt: skip
+                "subtype": s.subtype.value if s.subtype else None, "seed": s.seed, "format": self.suffix,
+                **({} if s.lookahead is None else {"lookahead": s.lookahead})}  # fmt: skip
 
     def existing(self, job: Job) -> Record | None:
         """A record for an output in the way: up to date (its stamp matches and it reads back whole), or not

@@ -118,6 +118,7 @@ def decode(
     sample_rate: Annotated[str, typer.Option(metavar="RATE", help="original, model, or a rate in Hz.")] = "original",
     subtype: Annotated[Subtype | None, typer.Option(help="Sample format of WAV/FLAC output (default PCM_16).")] = None,
     seed: o.Seed = DecodeSettings.seed,
+    lookahead: o.Lookahead = DecodeSettings.lookahead,
     model: Annotated[
         str | None,
         typer.Option("--model", "-m", metavar="MODEL", help="Use this model instead of the one the file names."),
@@ -130,8 +131,10 @@ def decode(
     with --tokens, a language model's tokens as they arrive."""
     from snac_cli.audio.writer import check_output_format
 
-    settings = DecodeSettings(o.parse_rate(sample_rate), subtype, seed, window_seconds)
+    settings = DecodeSettings(o.parse_rate(sample_rate), subtype, seed, window_seconds, lookahead)
     models = ModelSettings(model, device, precision)
+    if lookahead is not None:
+        check_lookahead(output)
     fixed_rate = settings.sample_rate if isinstance(settings.sample_rate, int) else None
     subtype_name = subtype.value if subtype else None
     raw = audio_format.lower() == "raw"
@@ -156,6 +159,7 @@ def decode(
 
     check_output_format(target, subtype_name, fixed_rate)
     check_output(target, force, input)
+    warn_lookahead(settings)
     with binary_input(input) as stream, named(input):
         decode_file(stream, binary_output(target), settings, model=models, progress=progress_bar(quiet), raw=raw)
 
@@ -170,6 +174,19 @@ def check_stream_options(input: str, output: str | None, files_from: str | None,
         raise UsageError("--format raw writes to stdout: give - as OUTPUT")
 
 
+def check_lookahead(output: str | None) -> None:
+    """--lookahead is for audio streamed as it is decoded."""
+    if output != "-":
+        raise UsageError("--lookahead is for audio written as it is decoded: give - as OUTPUT")
+
+
+def warn_lookahead(settings: DecodeSettings) -> None:
+    """Said as decoding starts: --lookahead makes audio approximate."""
+    if settings.lookahead is not None:
+        say(f"warning: --lookahead {settings.lookahead}: audio is written before it is final, approximate where "
+            "fewer frames than the model's own lookahead follow it")  # fmt: skip
+
+
 def decode_token_input(
     input: str, output: str, settings: DecodeSettings, tokens: TokenSettings, models: ModelSettings, *, raw: bool,
     force: bool, quiet: bool,
@@ -181,6 +198,7 @@ def decode_token_input(
     if not raw:
         check_output_format(output, settings.subtype.value if settings.subtype else None)
     check_output(output, force, input)
+    warn_lookahead(settings)
     with binary_input(input) as stream:
         source = stream if input == "-" or Path(input).suffix.lower() not in (".npy", ".jsonl") else input
         try:

@@ -56,9 +56,8 @@ def decode(
     h = reader.header
     check_model(model, h)
     rate = output_rate(settings.sample_rate, h)
-    audio = decode_stream(
-        model, reader.chunks(), seed=settings.seed, window_seconds=settings.window_seconds, advance=advance
-    )
+    audio = decode_stream(model, reader.chunks(), seed=settings.seed, window_seconds=settings.window_seconds,
+                          lookahead=settings.lookahead, advance=advance)  # fmt: skip
     if h.gain != 1.0:
         audio = (block / np.float32(h.gain) for block in audio)
     audio = resample_stream(audio, model.sampling_rate, rate, h.channels)

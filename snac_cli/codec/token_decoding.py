@@ -56,7 +56,7 @@ def decode_tokens(
         check_output_format(str(target) if not streaming else "-", subtype, out_rate)
     frames = token_parser(snac_model, tokens)
     pieces, channels, parsers = token_frames(source, frames, tokens)
-    decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels)
+    decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels, lookahead=settings.lookahead)
     decoded = 0
 
     def audio() -> Iterator[np.ndarray]:
@@ -136,14 +136,20 @@ def text_frames(source: str | os.PathLike[str] | BinaryIO, frames: TokenFrames, 
 class TokenStream:
     """A language model's flat tokens in, one at a time or in runs, final audio out: the Python side of
     `snac decode --tokens`. `push` returns the audio now final (channels 1, samples), `finish` the rest,
-    `reset` starts over; `lookahead_frames` / `lookahead_ms` say how far behind the tokens the audio runs."""
+    `reset` starts over; `lookahead_frames` / `lookahead_ms` say how far behind the tokens the audio runs
+    (a smaller `lookahead` trades exactness for latency, as StreamDecoder's)."""
 
     def __init__(
-        self, model: ModelSettings = ModelSettings(), tokens: TokenSettings = TokenSettings(), *, seed: int = 0
+        self,
+        model: ModelSettings = ModelSettings(),
+        tokens: TokenSettings = TokenSettings(),
+        *,
+        seed: int = 0,
+        lookahead: int | None = None,
     ):
         snac_model = load_model(replace(model, name=model.name or DEFAULT_MODEL))
         self.parser = token_parser(snac_model, tokens)
-        self.decoder = StreamDecoder(snac_model, seed=seed)
+        self.decoder = StreamDecoder(snac_model, seed=seed, lookahead=lookahead)
         self.sampling_rate = snac_model.sampling_rate
         self.lookahead_frames, self.lookahead_ms = self.decoder.lookahead_frames, self.decoder.lookahead_ms
 

@@ -26,10 +26,15 @@ class StreamDecoder:
     concatenation equals decoding the whole sequence (positional noise; the end padded as a file's is).
 
     `lookahead_frames` / `lookahead_ms`: how many frames past the last audio sample returned must have been
-    pushed before that sample is final (the model's right reach, whole attention windows included).
+    pushed before that sample is returned: by default the model's right reach, whole attention windows
+    included (`exact_lookahead_frames`), so that every sample is final. A smaller `lookahead` returns audio
+    sooner, each push decoding the samples not yet final as if the last frame pushed repeated (as a stream's
+    end is padded); they are approximate, and the decoder's own state stays exact, so errors never build up.
     `batch` streams step together; each push then carries codes (batch, n_i) per scale."""
 
-    def __init__(self, model: SNAC, *, seed: int = 0, batch: int = 1, max_frames: int | None = None):
+    def __init__(
+        self, model: SNAC, *, seed: int = 0, batch: int = 1, max_frames: int | None = None, lookahead: int | None = None
+    ):
         self.model, self.seed, self.batch = model, seed, batch
         self.strides = list(model.vq_strides)
         self.frame_steps = math.lcm(*self.strides)  # latent steps per frame
@@ -41,6 +46,11 @@ class StreamDecoder:
         self.device, self.dtype = device, next(model.parameters()).dtype
         self.reset()
         samples = self.lookahead_samples()
+        self.exact_lookahead_frames = math.ceil(samples / self.frame_samples)
+        self.early = lookahead is not None and lookahead < self.exact_lookahead_frames
+        if self.early:
+            assert lookahead is not None and lookahead >= 0
+            samples = lookahead * self.frame_samples
         self.lookahead_frames = math.ceil(samples / self.frame_samples)
         self.lookahead_ms = 1000 * samples / model.sampling_rate
 
@@ -49,6 +59,7 @@ class StreamDecoder:
         self.root = build(self.model.decoder.model, self.backend, self.seed, [])
         self.steps = 0  # latent steps pushed
         self.last: list[torch.Tensor] | None = None  # the last frame's codes: the end is padded with them
+        self.given = 0  # samples returned, final or (with a smaller lookahead) not
 
     def lookahead_samples(self) -> int:
         """The most samples, over the frames of a long stream, that are pushed but not yet final."""
@@ -71,7 +82,34 @@ class StreamDecoder:
             return np.zeros((self.batch, 0), dtype=np.float32)
         self.last = [t[:, -(self.frame_steps // s) :] for t, s in zip(tensors, self.strides, strict=True)]
         self.steps += steps
-        return self.run(tensors, final=False)
+        start = self.root.emitted
+        audio = self.unseen(self.run(tensors, final=False), start)
+        if not self.early:
+            return audio
+        return np.concatenate([audio, self.guess()], axis=1)
+
+    def unseen(self, audio: np.ndarray, start: int) -> np.ndarray:
+        """Of final audio from sample `start` on, what was not returned early."""
+        end = start + audio.shape[1]
+        audio = audio[:, max(0, self.given - start) :]
+        self.given = max(self.given, end)
+        return audio
+
+    def guess(self) -> np.ndarray:
+        """The samples up to `lookahead_frames` before the last frame pushed, beyond those final: decoded on a
+        copy of the state, as if the last frame repeated until they were final."""
+        target = (self.steps // self.frame_steps - self.lookahead_frames) * self.frame_samples
+        if target <= self.given or self.last is None:
+            return np.zeros((self.batch, 0), dtype=np.float32)
+        twin = self.root.copy()
+        frames = self.exact_lookahead_frames - self.lookahead_frames
+        with torch.inference_mode():
+            latent = self.model.quantizer.from_codes([p.repeat(1, frames) for p in self.last])  # (B, D, steps)
+            out = twin.push(latent.transpose(1, 2) if self.backend.fast else latent, False)
+        audio = out.reshape(self.batch, -1).float().cpu().numpy()
+        start = twin.emitted - audio.shape[1]
+        self.given, given = target, self.given
+        return audio[:, given - start : target - start]
 
     def finish(self) -> np.ndarray:
         """The rest of the audio, up to the end of the last frame pushed. The stream can then be `reset`."""
@@ -80,10 +118,10 @@ class StreamDecoder:
         total = self.steps
         pad_frames = (-total % self.unit_steps) // self.frame_steps  # whole attention windows, as a file's end
         tail = [p.repeat(1, pad_frames) for p in self.last]
-        audio = self.run(tail, final=True)
-        keep = total * self.model.hop_length - self.root.emitted + audio.shape[1]
+        start = self.root.emitted
+        audio = self.run(tail, final=True)[:, : max(0, total * self.model.hop_length - start)]
         self.last = None
-        return audio[:, : max(0, keep)]
+        return self.unseen(audio, start)
 
     def run(self, codes: list[torch.Tensor], final: bool) -> np.ndarray:
         """Decode codes through the layers in steps of at most `max_steps` latent steps (bounded memory)."""

@@ -3,6 +3,8 @@ soon as its inputs are all there (engine/stream_decoder.py puts them together)."
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -86,6 +88,11 @@ class Node:
 
     def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
         raise NotImplementedError
+
+    def copy(self) -> Node:
+        """The stream as it is now, to push on without changing this one. Kept tensors are shared: no push
+        changes one in place (each is a fresh copy, replaced at the next push)."""
+        return copy.copy(self)
 
 
 class Pointwise(Node):
@@ -221,6 +228,11 @@ class Chain(Node):
         super().__init__(backend)
         self.nodes = nodes
 
+    def copy(self) -> Chain:
+        twin = copy.copy(self)
+        twin.nodes = [node.copy() for node in self.nodes]
+        return twin
+
     def ready(self, received: int, final: bool) -> int:
         for node in self.nodes:
             received = node.ready(received, final)
@@ -241,6 +253,11 @@ class Residual(Node):
         super().__init__(backend)
         self.branch = branch
         self.skip: torch.Tensor | None = None
+
+    def copy(self) -> Residual:
+        twin = copy.copy(self)
+        twin.branch = self.branch.copy()
+        return twin
 
     def ready(self, received: int, final: bool) -> int:
         return self.branch.ready(received, final)

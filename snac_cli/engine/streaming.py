@@ -17,25 +17,28 @@ from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.model import SNAC
 from snac_cli.progress import Advance  # here called with audio samples (model rate) just finished
 
-# Least audio per window by default: `snac` then peaks under 1.5 GB of memory with the 24 kHz model
-# (docs/benchmarks.md); models with attention need longer windows to amortize their wider context: at
-# least 7 contexts (32 kHz: 5.4 s, 1.48 GB peak at 6.1 s where 14 contexts, 10.8 s, peaked at 1.70 GB).
-ENCODE_WINDOW_SECONDS = 5.0
+# Least audio per window by default, in samples (memory follows samples, not seconds): 5 s at 24 kHz, where
+# `snac` peaks under 1.5 GB (docs/benchmarks.md). Models with attention need longer windows to amortize their
+# wider context: at least 6 contexts, 148,224 samples (32 kHz: 4.6 s, 1.46 GB peak where 7 contexts peaked at
+# 1.56 GB and 14 at 1.70 GB; 44.1 kHz: 3.4 s, 1.43 GB, where 7 contexts peaked at 1.51-1.56 GB).
+ENCODE_WINDOW_SAMPLES = 120_000
+ENCODE_CONTEXTS = 6  # recomputing the context then costs at most 2 / 6 of a window's work
 # Audio per forward pass of the streaming decoder: no context is decoded twice, so the step trades memory
 # against per-step overhead only. In one process, 10 s: 24 kHz 8.7x real time at 0.75 s, 9.4x at 3 s, 10.0x
 # at 6 s; peaks for a 60 s file 1.32 GB at 3 s, 1.52 GB at 6 s. The models with attention have the larger
-# decoders: 32 kHz peaks at 1.44 GB at 1 s and 3.0 GB at 6 s (40 s), 44 kHz at 1.47 GB at 0.75 s (60 s).
+# decoders: 32 kHz peaks at 1.44 GB at 1 s and 3.0 GB at 6 s (40 s); 44 kHz (60 s) at 1.60 GB at 0.75 s and
+# 1.40 GB at 0.5 s, 7 % slower (since oneDNN runs the matrix products: its heap layout costs memory).
 DECODE_WINDOW_SECONDS = 3.0
-DECODE_WINDOW_SECONDS_ATTENTION = 0.75
+DECODE_WINDOW_SECONDS_ATTENTION = 0.5
 
 
-def window_units(model: SNAC, window_seconds: float | None, *, default: float, context: int, ratio: int) -> int:
-    """Padding units per window: about `window_seconds` of audio, or by default at least `default` seconds and
+def window_units(model: SNAC, window_seconds: float | None, *, default: int, context: int, ratio: int) -> int:
+    """Padding units per window: about `window_seconds` of audio, or by default at least `default` samples and
     `ratio` times the context on one side, so that recomputing the context costs at most 2 / ratio."""
     unit = model.config.pad_unit
     if window_seconds is not None:
         return max(1, round(window_seconds * model.sampling_rate / unit))
-    return max(round(default * model.sampling_rate / unit), ratio * context)
+    return max(round(default / unit), ratio * context)
 
 
 def window_end(done: int, size: int, context: int) -> int:
@@ -48,7 +51,8 @@ def encode_window(model: SNAC, window_seconds: float | None = None) -> tuple[int
     """(window, context on each side) for encoding, in audio samples at the model's rate, whole padding units."""
     unit = model.config.pad_unit
     context_units = math.ceil(model.encoder_reach() / unit)
-    units = window_units(model, window_seconds, default=ENCODE_WINDOW_SECONDS, context=context_units, ratio=7)
+    units = window_units(model, window_seconds, default=ENCODE_WINDOW_SAMPLES, context=context_units,
+                         ratio=ENCODE_CONTEXTS)  # fmt: skip
     return units * unit, context_units * unit
 
 
@@ -107,6 +111,7 @@ def decode_stream(
     *,
     seed: int = 0,
     window_seconds: float | None = None,
+    lookahead: int | None = None,
     advance: Advance | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode codes arriving in pieces of whole frames, per scale (channels, n_i), as container chunks bring
@@ -114,14 +119,16 @@ def decode_stream(
     that of decoding the whole sequence at once (engine/stream_decoder.py), noise included: it is positional,
     drawn from `seed`. It covers every frame; trimming to the original length is the caller's.
 
-    `window_seconds` bounds the audio decoded per forward pass (memory); it does not change the result."""
+    `window_seconds` bounds the audio decoded per forward pass (memory); it does not change the result.
+    A `lookahead` under the model's own yields audio sooner, approximate where fewer frames follow it."""
     decoder: StreamDecoder | None = None
     frames = None if window_seconds is None else max(1, round(window_seconds * model.sampling_rate / frame(model)))
     for chunk in chunks:
         if decoder is None:
             seconds = DECODE_WINDOW_SECONDS if model.attn_window_size is None else DECODE_WINDOW_SECONDS_ATTENTION
             default = round(seconds * model.sampling_rate / frame(model))
-            decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=frames or default)
+            decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=frames or default,
+                                    lookahead=lookahead)  # fmt: skip
         audio = decoder.push([c.astype(np.int64, copy=False) for c in chunk])
         if audio.shape[1]:
             if advance:

@@ -102,8 +102,9 @@ class FastPath:
             rows = w.permute(2, 1, 0).reshape(k * conv.in_channels, conv.out_channels)  # row = tap * C_in + c
             half = stride * conv.in_channels
             return ("frames", rows[:half].contiguous(), rows[half:].contiguous())  # type: ignore[return-value]
-        if k == 1 and conv.groups == 1 and stride == 1:
-            return ("linear", packed(w[:, :, 0]))  # type: ignore[return-value]
+        if k == 1 and conv.groups == 1 and stride == 1:  # over SHORT steps as oneDNN's conv (less memory)
+            conv2d = w.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+            return ("linear", packed(w[:, :, 0]), conv2d)  # type: ignore[return-value]
         return ("oneDNN", w.unsqueeze(2).contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
 
     def __call__(self, layers: nn.Sequential, x: torch.Tensor, lengths: list[int] | None = None) -> torch.Tensor:
@@ -175,15 +176,16 @@ class FastPath:
         lies wholly inside x, as streaming wants)."""
         pad = int(conv.padding[0]) if pad is None else pad
         kind, *weights = self.weights[conv]
-        if kind == "taps" and x.shape[1] > SHORT:
+        short = x.shape[1] <= SHORT
+        if kind == "taps" and not short:
             return self.depthwise(conv, weights[0], x, pad)
         if kind == "frames":
             return self.strided(conv, weights[0], weights[1], x)
-        if kind == "linear":
+        if kind == "linear" and short:
             return linear(x, weights[0], conv.bias)
         out = F.conv2d(
             x.transpose(1, 2).unsqueeze(2),  # (B, C, 1, T), channels-last in memory
-            weights[-1] if kind == "taps" else weights[0],
+            weights[0] if kind == "oneDNN" else weights[-1],
             conv.bias,
             stride=(1, conv.stride[0]),
             padding=(0, pad),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -115,7 +116,20 @@ class SNAC(nn.Module):
         with no_random_init():  # every parameter is then loaded, strictly
             model = cls(config)
         load_weights(model, state_dict, source=str(name_or_path))
-        return model.eval().fold_weight_norm()
+        model.eval().fold_weight_norm()
+        release_checkpoint(model, state_dict)
+        return model
+
+
+def release_checkpoint(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> None:
+    """Copy out of the checkpoint what folding left in it (biases, Snake's alphas, codebooks), so that the
+    memory-mapped file, whose pages read while folding count as the process's memory, is let go: a 44.1 kHz
+    encode peaked at 1.44 GB with the file mapped, 343 MB of it the loaded model."""
+    mapped = {tensor.untyped_storage().data_ptr() for tensor in state_dict.values()}
+    with torch.no_grad():
+        for tensor in itertools.chain(model.parameters(), model.buffers()):
+            if tensor.untyped_storage().data_ptr() in mapped:
+                tensor.data = tensor.data.clone()
 
 
 @contextlib.contextmanager
