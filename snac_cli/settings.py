@@ -142,3 +142,20 @@ class TokenSettings:
     @property
     def drop_frame(self) -> bool:
         return self.on_invalid == OnInvalid.drop_frame
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How `snac serve` listens, what it serves and what it admits."""
+
+    host: str = "127.0.0.1"  # loopback; any other address needs a token
+    port: int = 8000
+    models: tuple[str, ...] = (DEFAULT_MODEL,)  # loaded at start and kept warm; the first is the default
+    device: str = "auto"
+    max_body_mb: float = 64.0  # a larger request body: 413
+    max_queue: int = 16  # requests at work at once; past it: 503 with Retry-After
+    timeout_seconds: float = 300.0  # per request: 504 past it
+    token: str | None = None  # every request must carry it (Authorization: Bearer TOKEN)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models) or (DEFAULT_MODEL,))

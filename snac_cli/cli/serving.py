@@ -1,0 +1,79 @@
+"""`snac serve`: the codec as an HTTP and WebSocket service (the `serve` extra: FastAPI and uvicorn)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+import typer
+
+from snac_cli.cli import options as o
+from snac_cli.cli.app import app
+from snac_cli.cli.reporting import say
+from snac_cli.errors import UsageError
+from snac_cli.settings import ModelSettings, ServeSettings
+
+TOKEN_VARIABLE = "SNAC_SERVE_TOKEN"
+
+
+@app.command(cls=o.PlainCommand)
+def serve(
+    *,
+    host: Annotated[
+        str, typer.Option(metavar="ADDRESS", help="Address to listen on; any but loopback needs --token.")
+    ] = ServeSettings.host,
+    port: Annotated[int, typer.Option(min=0, max=65535, metavar="PORT", help="Port (0: any free one).")] = 8000,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="MODEL",
+            help="A model to serve, loaded at start (repeatable; the first is the default) [default: 24khz].",
+        ),  # fmt: skip
+    ] = None,
+    device: o.Device = ModelSettings.device,
+    max_body_mb: Annotated[
+        float, typer.Option(min=0.001, max=4096, metavar="MB", help="Largest request body; larger ones get 413.")
+    ] = ServeSettings.max_body_mb,
+    max_queue: Annotated[
+        int, typer.Option(min=1, max=100_000, metavar="N", help="Requests at work at once; past it, 503.")
+    ] = ServeSettings.max_queue,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, max=86_400, metavar="SECONDS", help="Longest a request may take.")
+    ] = ServeSettings.timeout_seconds,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TOKEN", envvar=TOKEN_VARIABLE, help="Every request must carry 'Authorization: Bearer TOKEN'."
+        ),
+    ] = None,
+) -> None:
+    """Serve encoding and decoding over HTTP and WebSocket (POST /v1/encode, /v1/decode; /v1/decode/stream)."""
+    settings = ServeSettings(host, port, tuple(model or ()), device, max_body_mb, max_queue, timeout, token or None)
+    check_exposure(settings)
+    try:
+        import uvicorn
+
+        from snac_cli.serve.app import create_app
+    except ImportError as e:
+        raise UsageError(f"snac serve needs the serve extra: pip install 'snac-cli[serve]' ({e})") from None
+    say(f"serving {', '.join(settings.models)} on http://{host}:{port} (Ctrl-C stops)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+
+
+def check_exposure(settings: ServeSettings) -> None:
+    """Off loopback, a server without a token would serve anyone who can reach it: refuse to start."""
+    if settings.token is None and not loopback(settings.host):
+        raise UsageError(f"--host {settings.host} is reachable from other machines: give --token or ${TOKEN_VARIABLE}")
+    if settings.token is not None and len(settings.token) < 16:
+        raise UsageError("--token must be at least 16 characters")
+
+
+def loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,184 @@
+"""The HTTP and WebSocket face of the service (FastAPI): routes, the token, the limits, and one JSON error
+for every failure, `{"error": the CLI's one-line message, "code": its kind}`, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from snac_cli import __version__
+from snac_cli.audio.wav import wav_samples
+from snac_cli.errors import InputError, ModelError, OutputError, SnacError, UsageError
+from snac_cli.serve.service import Busy, NotServed, Service, TooLarge, TooLong
+from snac_cli.settings import (
+    Channels,
+    DecodeSettings,
+    EncodeSettings,
+    Normalize,
+    Offsets,
+    OnInvalid,
+    ServeSettings,
+    TokenSettings,
+)
+
+T = TypeVar("T")
+STATUS = [(Busy, 503), (NotServed, 404), (TooLarge, 413), (TooLong, 504), (UsageError, 400), (InputError, 422),
+          (ModelError, 422), (OutputError, 500)]  # fmt: skip
+AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "raw": "application/octet-stream"}
+
+
+def error(e: SnacError) -> JSONResponse:
+    status = next((s for kind, s in STATUS if isinstance(e, kind)), 400)
+    headers = {"Retry-After": "1"} if isinstance(e, Busy) else None
+    return JSONResponse({"error": str(e), "code": type(e).__name__}, status_code=status, headers=headers)
+
+
+def create_app(settings: ServeSettings, service: Service | None = None) -> FastAPI:
+    """The service's app; its models load when it starts."""
+    service = service or Service(settings)
+    app = FastAPI(title="snac", version=__version__, on_startup=[service.load])
+    limit = int(settings.max_body_mb * (1 << 20))
+
+    def authorized(header: str | None) -> bool:
+        if settings.token is None:
+            return True
+        given = (header or "").removeprefix("Bearer ").encode()
+        return hmac.compare_digest(given, settings.token.encode())  # constant time
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        if not authorized(request.headers.get("authorization")):
+            return JSONResponse({"error": "a valid token is needed", "code": "Unauthorized"}, status_code=401)
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > limit:
+            return error(TooLarge(f"the body is over --max-body-mb {settings.max_body_mb:g}"))
+        try:
+            return await call_next(request)
+        except SnacError as e:
+            return error(e)
+
+    async def body_of(request: Request) -> bytes:
+        """The body, refused as soon as it passes the limit (a chunked body declares no length)."""
+        data = bytearray()
+        async for piece in request.stream():
+            data += piece
+            if len(data) > limit:
+                raise TooLarge(f"the body is over --max-body-mb {settings.max_body_mb:g}")
+        if not data:
+            raise InputError("the request has no body")
+        return bytes(data)
+
+    async def work(job: Callable[[], T]) -> T:
+        """Run a job off the event loop, admitted against the queue, within the request timeout."""
+        service.admit()
+        try:
+            return await asyncio.wait_for(run_in_threadpool(job), settings.timeout_seconds)
+        except asyncio.TimeoutError:
+            raise TooLong(f"the request took over --timeout {settings.timeout_seconds:g} s") from None
+        finally:
+            service.done()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "working": service.working}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {"models": list(settings.models), "default": settings.models[0]}
+
+    @app.post("/v1/encode")
+    async def encode(
+        request: Request,
+        model: str | None = None,
+        normalize: Normalize = EncodeSettings.normalize,
+        channels: Channels = EncodeSettings.channels,
+    ) -> Response:
+        """Audio in any format `snac encode` reads -> the `.snac` file it writes."""
+        body = await body_of(request)
+        snac = await work(lambda: service.encode(body, EncodeSettings(channels, normalize), model))
+        return Response(snac, media_type="application/octet-stream")
+
+    @app.post("/v1/decode")
+    async def decode(
+        request: Request,
+        format: Annotated[str, Query(pattern="^(wav|flac|ogg|raw)$")] = "wav",
+        sample_rate: Annotated[str, Query(pattern="^(original|model|[0-9]{1,6})$")] = "original",
+        seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = DecodeSettings.seed,
+    ) -> Response:
+        """A `.snac` file -> the audio file `snac decode` writes, or raw 16-bit little-endian PCM."""
+        body = await body_of(request)
+        rate: str | int = int(sample_rate) if sample_rate.isdigit() else sample_rate
+        if rate == 0:
+            raise UsageError("sample_rate must be original, model, or a rate in Hz")
+        audio = await work(lambda: service.decode(body, DecodeSettings(rate, None, seed), format))
+        return Response(audio, media_type=AUDIO_TYPES[format])
+
+    @app.websocket("/v1/decode/stream")
+    async def decode_stream(socket: WebSocket) -> None:
+        """Tokens in as a language model makes them, `{"tokens": [...]}` per message, `{"end": true}` last;
+        raw 16-bit PCM out as soon as it is final, then `{"done": true, ...}`."""
+        await stream_tokens(socket, service, settings, authorized)
+
+    return app
+
+
+async def stream_tokens(
+    socket: WebSocket, service: Service, settings: ServeSettings, authorized: Callable[[str | None], bool]
+) -> None:
+    """One WebSocket token stream, decoded by its own TokenStream; malformed messages close it with a reason."""
+    from snac_cli.codec.token_decoding import TokenStream
+
+    query = socket.query_params
+    header = socket.headers.get("authorization") or (f"Bearer {query['token']}" if "token" in query else None)
+    if not authorized(header):
+        await socket.close(code=1008, reason="a valid token is needed")
+        return
+    try:
+        tokens = TokenSettings(Offsets(query.get("offsets", "none")), int(query.get("base", "0")),
+                               on_invalid=OnInvalid(query.get("on_invalid", "error")))  # fmt: skip
+        lookahead = int(query["lookahead"]) if "lookahead" in query else None
+        model = service.model(query.get("model"))
+        service.admit()
+    except (ValueError, SnacError) as e:
+        await socket.close(code=1008, reason=str(e)[:120])
+        return
+    try:
+        await socket.accept()
+        stream = await run_in_threadpool(lambda: TokenStream(model, tokens, lookahead=lookahead))
+        samples = 0
+        while True:
+            message = json.loads(await socket.receive_text())
+            if not isinstance(message, dict):
+                raise ValueError("a message is a JSON object")
+            end = message.get("end") is True
+            run = message.get("tokens", [])
+            if not isinstance(run, list) or not all(type(t) is int for t in run):
+                raise ValueError("tokens must be a list of integers")
+            audio = await run_in_threadpool(push, stream, run, end)
+            if audio.shape[1]:
+                samples += audio.shape[1]
+                await socket.send_bytes(wav_samples(audio, "PCM_16"))  # as `snac decode --format raw`
+            if end:
+                await socket.send_text(json.dumps({"done": True, "samples": samples, "dropped": stream.dropped}))
+                await socket.close()
+                return
+    except WebSocketDisconnect:
+        return  # the client left: its stream goes with it
+    except (ValueError, SnacError) as e:  # malformed JSON, a bad token (named by its index)
+        await socket.close(code=1007, reason=str(e)[:120])
+    finally:
+        service.done()
+
+
+def push(stream: Any, tokens: list[int], end: bool) -> np.ndarray:
+    """A stream's audio now final (channels, n) for these tokens, and its rest when they end it."""
+    audio = stream.push(tokens)
+    return np.concatenate([audio, stream.finish()], axis=1) if end else audio

@@ -1,0 +1,87 @@
+"""What the service does for a request, without HTTP: the models it serves (loaded once, at start), the
+requests it admits, and each job run by the library facade on bytes."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+from snac_cli.codec.decoding import decode_file
+from snac_cli.codec.encoding import encode_file
+from snac_cli.codec.models import load_model
+from snac_cli.errors import InputError, SnacError
+from snac_cli.format.container import SnacReader
+from snac_cli.naming import model_id
+from snac_cli.settings import DecodeSettings, EncodeSettings, ModelSettings, ServeSettings
+
+
+class Busy(SnacError):
+    """The service is at its limit of requests at work."""
+
+
+class NotServed(SnacError):
+    """A request named a model this service does not serve."""
+
+
+class TooLarge(SnacError):
+    """A request body over --max-body-mb."""
+
+
+class TooLong(SnacError):
+    """A request past --timeout (its work runs on in its thread: a forward pass cannot be stopped)."""
+
+
+class Service:
+    """The models a `snac serve` process serves and the requests at work: names are the only way a request
+    picks a model, so that no request can make the server read a path of its choosing."""
+
+    def __init__(self, settings: ServeSettings):
+        self.settings = settings
+        self.served = {model_id(name): name for name in settings.models}  # a file's model id -> our name
+        self.working = 0
+
+    def load(self) -> None:
+        """Load every served model now, so that the first request does not wait for it."""
+        for name in self.settings.models:
+            load_model(self.model(name))
+
+    def model(self, name: str | None) -> ModelSettings:
+        """The settings of a served model, by the name it was served under or its id (None: the first)."""
+        name = self.settings.models[0] if name is None else name
+        if name not in self.settings.models and name not in self.served:
+            raise NotServed(f"model {name!r} is not served here (serving: {', '.join(self.settings.models)})")
+        return ModelSettings(self.served.get(name, name), self.settings.device)
+
+    def admit(self) -> None:
+        """Count a request in, or refuse it when as many are at work as the queue holds."""
+        if self.working >= self.settings.max_queue:
+            raise Busy(f"{self.working} requests at work (--max-queue {self.settings.max_queue}): try again later")
+        self.working += 1
+
+    def done(self) -> None:
+        self.working -= 1
+
+    def encode(self, body: bytes, settings: EncodeSettings, model: str | None) -> bytes:
+        """Audio bytes in any format `snac encode` reads -> the `.snac` file `snac encode` writes."""
+        out = io.BytesIO()
+        encode_file(io.BytesIO(body), out, settings, model=self.model(model), name="the request's audio")
+        return out.getvalue()
+
+    def decode(self, body: bytes, settings: DecodeSettings, audio_format: str) -> bytes:
+        """A `.snac` file -> the audio file `snac decode` writes (wav, flac, ogg), or raw 16-bit PCM."""
+        try:
+            named = SnacReader(io.BytesIO(body)).header.model
+        except (SnacError, ValueError) as e:
+            raise InputError(f"the request's .snac: {e}") from None
+        if named not in self.served:
+            raise NotServed(f"the request's .snac was made by {named!r}, which is not served here")
+        model = self.model(self.served[named])
+        if audio_format == "raw":
+            out = io.BytesIO()
+            decode_file(io.BytesIO(body), out, settings, model=model, raw=True)
+            return out.getvalue()
+        with tempfile.TemporaryDirectory(prefix="snac-serve-") as folder:
+            target = Path(folder) / f"decoded.{audio_format}"
+            decode_file(io.BytesIO(body), target, settings, model=model)
+            return target.read_bytes()

@@ -1,0 +1,201 @@
+"""`snac serve` (serve/): a real uvicorn server on 127.0.0.1 and a free port, spoken to by a real HTTP and
+WebSocket client. Results equal the CLI's byte for byte; each limit and bad input gets its status and a
+JSON error; the token rule holds."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from snac_cli.cli.serving import check_exposure
+from snac_cli.errors import UsageError
+from snac_cli.serve.app import create_app
+from snac_cli.settings import ServeSettings
+from tests.helpers.cli import invoke, snac
+
+TOKEN = "a-token-of-enough-length"
+
+
+@contextlib.contextmanager
+def server(settings: ServeSettings) -> Iterator[int]:
+    """A uvicorn server with these settings in a thread of this process; yields its port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not running.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        running.should_exit = True
+        thread.join(30)
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None, token: str | None = TOKEN, **headers):
+    """(status, headers, body) of one HTTP request."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    return response.status, dict(response.getheaders()), response.read()
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint) -> Path:
+    return checkpoint("tiny-lm")  # strides that interleave into language-model tokens
+
+
+@pytest.fixture(scope="module")
+def port(model) -> Iterator[int]:
+    settings = ServeSettings(models=(str(model),), device="cpu", max_body_mb=1, token=TOKEN)
+    with server(settings) as port:
+        yield port
+
+
+@pytest.fixture
+def wav(audio_file) -> Path:
+    return audio_file("in.wav", rate=16000, seconds=1.0)
+
+
+def test_encode_and_decode_give_the_clis_files_byte_for_byte(port, model, wav, tmp_path):
+    assert invoke("encode", wav, tmp_path / "cli.snac", "-m", model).exit_code == 0
+    status, headers, snac_bytes = request(port, "POST", "/v1/encode?normalize=loudness", wav.read_bytes())
+    assert status == 200 and headers["content-type"] == "application/octet-stream"
+    assert snac_bytes == (tmp_path / "cli.snac").read_bytes()
+    for fmt in ("wav", "flac"):
+        assert invoke("decode", tmp_path / "cli.snac", tmp_path / f"cli.{fmt}").exit_code == 0
+        status, headers, audio = request(port, "POST", f"/v1/decode?format={fmt}", snac_bytes)
+        assert status == 200 and headers["content-type"] == f"audio/{fmt}"
+        assert audio == (tmp_path / f"cli.{fmt}").read_bytes()
+    status, _, raw = request(port, "POST", "/v1/decode?format=raw", snac_bytes)
+    assert status == 200 and raw == snac("decode", tmp_path / "cli.snac", "-", "--format", "raw").stdout
+
+
+def test_a_token_stream_gives_the_audio_of_the_whole_token_file(port, model, wav, tmp_path):
+    """Tokens pushed over the WebSocket one small message at a time; PCM comes back before the end, and all
+    of it equals `snac decode --tokens` of the whole file (to 1 LSB: float rounding of other pieces)."""
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model, "--normalize", "none").exit_code == 0
+    assert invoke("export", tmp_path / "a.snac", "--format", "npy").exit_code == 0
+    tokens = [int(t) for t in np.load(tmp_path / "a.npy")[0]]
+    whole = snac("decode", "--tokens", tmp_path / "a.npy", "-", "--format", "raw", "-m", model).stdout
+    pcm, before_end = b"", 0
+    with connect(f"ws://127.0.0.1:{port}/v1/decode/stream?token={TOKEN}") as ws:
+        for start in range(0, len(tokens), 7):
+            ws.send(json.dumps({"tokens": tokens[start : start + 7]}))
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    pcm += ws.recv(timeout=0.05)
+        before_end = len(pcm)
+        ws.send(json.dumps({"end": True}))
+        while isinstance(message := ws.recv(timeout=60), bytes):
+            pcm += message
+        assert json.loads(message) == {"done": True, "samples": len(pcm) // 2, "dropped": 0}
+    assert 0 < before_end < len(pcm), "audio came as the tokens went in"
+    ours, theirs = np.frombuffer(pcm, "<i2").astype(int), np.frombuffer(whole, "<i2").astype(int)
+    assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("not json", "Expecting value"),
+        ('["a list"]', "a message is a JSON object"),
+        ('{"tokens": [1.5]}', "tokens must be a list of integers"),
+        ('{"tokens": [99999999]}', "at index 0"),
+    ],
+)
+def test_a_malformed_stream_message_closes_the_socket_with_a_reason(port, message, reason):
+    with connect(f"ws://127.0.0.1:{port}/v1/decode/stream?token={TOKEN}") as ws:
+        ws.send(message)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=60)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+    assert reason in closed.value.rcvd.reason
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("POST", "/v1/encode", b"", 422, "InputError"),  # no body
+        ("POST", "/v1/encode", b"RIFF not really audio", 422, "AudioError"),
+        ("POST", "/v1/encode?model=/etc", b"x", 404, "NotServed"),  # no request names a path
+        ("POST", "/v1/decode", b"not a snac file", 422, "InputError"),
+        ("POST", "/v1/encode", b"x" * (1 << 20 | 1), 413, "TooLarge"),
+    ],
+)
+def test_bad_requests_get_their_status_and_a_json_error(port, method, path, body, status, code):
+    got, headers, answer = request(port, method, path, body)
+    assert got == status and headers["content-type"] == "application/json"
+    error = json.loads(answer)
+    assert error["code"] == code and "Traceback" not in error["error"] and "\n" not in error["error"]
+
+
+def test_a_file_made_by_a_model_not_served_is_refused(port, checkpoint, wav, tmp_path):
+    other = checkpoint("tiny")
+    assert invoke("encode", wav, tmp_path / "other.snac", "-m", other).exit_code == 0
+    status, _, answer = request(port, "POST", "/v1/decode", (tmp_path / "other.snac").read_bytes())
+    assert status == 404 and json.loads(answer)["code"] == "NotServed"
+
+
+def test_every_request_needs_the_token(port):
+    assert request(port, "GET", "/healthz")[0] == 200
+    for token in (None, "wrong", TOKEN[:-1]):
+        status, _, answer = request(port, "GET", "/v1/models", token=token)
+        assert status == 401 and json.loads(answer)["code"] == "Unauthorized"
+    for query in ("", "?token=wrong"):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"ws://127.0.0.1:{port}/v1/decode/stream{query}")
+        assert refused.value.response.status_code == 403  # refused at the handshake
+
+
+def test_off_loopback_a_server_needs_a_token():
+    for host in ("127.0.0.1", "::1", "localhost"):
+        check_exposure(ServeSettings(host=host))
+    for host in ("0.0.0.0", "192.0.2.7", "example.org"):
+        with pytest.raises(UsageError, match="give --token"):
+            check_exposure(ServeSettings(host=host))
+        check_exposure(ServeSettings(host=host, token=TOKEN))
+    with pytest.raises(UsageError, match="at least 16"):
+        check_exposure(ServeSettings(token="short"))
+
+
+def test_past_the_queue_a_request_gets_503_with_retry_after(model, wav):
+    settings = ServeSettings(models=(str(model),), device="cpu", max_queue=1)
+    with server(settings) as port:
+        results: list[int] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(request(port, "POST", "/v1/encode", wav.read_bytes())[0]))
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        status, headers, _ = request(port, "GET", "/healthz")
+    assert status == 200 and 200 in results
+    assert set(results) <= {200, 503}
+    assert 503 in results, "six encodes at once through a queue of one"
+
+
+def test_a_request_past_the_timeout_gets_504(model, wav):
+    with server(ServeSettings(models=(str(model),), device="cpu", timeout_seconds=0.001)) as port:
+        status, _, answer = request(port, "POST", "/v1/encode", wav.read_bytes())
+    assert status == 504 and json.loads(answer)["code"] == "TooLong"
