@@ -56,10 +56,13 @@ def serve(
         import uvicorn
 
         from snac_cli.serve.app import create_app
+        from snac_cli.serve.service import Service
     except ImportError as e:
         raise UsageError(f"snac serve needs the serve extra: pip install 'snac-cli[serve]' ({e})") from None
+    service = Service(settings)
+    service.load()  # here, so that a missing model is one line and its exit code, before anything listens
     say(f"serving {', '.join(settings.models)} on http://{host}:{port} (Ctrl-C stops)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
 
 
 def check_exposure(settings: ServeSettings) -> None:
