@@ -199,3 +199,20 @@ def test_a_request_past_the_timeout_gets_504(model, wav):
     with server(ServeSettings(models=(str(model),), device="cpu", timeout_seconds=0.001)) as port:
         status, _, answer = request(port, "POST", "/v1/encode", wav.read_bytes())
     assert status == 504 and json.loads(answer)["code"] == "TooLong"
+
+
+def test_metrics_count_requests_errors_audio_and_latency(model, wav):
+    with server(ServeSettings(models=(str(model),), device="cpu")) as port:
+        assert request(port, "POST", "/v1/encode", wav.read_bytes())[0] == 200
+        assert request(port, "POST", "/v1/decode", b"junk")[0] == 422
+        assert request(port, "GET", "/no/such/path")[0] == 404
+        status, headers, text = request(port, "GET", "/metrics")
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    lines = text.decode().splitlines()
+    assert 'snac_requests_total{endpoint="/v1/encode",status="200"} 1' in lines
+    assert 'snac_errors_total{endpoint="/v1/decode"} 1' in lines
+    assert 'snac_requests_total{endpoint="other",status="404"} 1' in lines  # no label per arbitrary path
+    assert 'snac_audio_seconds_total{endpoint="/v1/encode"} 1.000' in lines
+    assert 'snac_request_seconds_count{endpoint="/v1/encode"} 1' in lines
+    assert 'snac_request_seconds_bucket{endpoint="/v1/encode",le="+Inf"} 1' in lines
+    assert "snac_requests_working 0" in lines

@@ -4,8 +4,10 @@ for every failure, `{"error": the CLI's one-line message, "code": its kind}`, ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -17,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from snac_cli import __version__
 from snac_cli.audio.wav import wav_samples
 from snac_cli.errors import InputError, ModelError, OutputError, SnacError, UsageError
+from snac_cli.serve.metrics import Metrics
 from snac_cli.serve.service import Busy, NotServed, Service, TooLarge, TooLong
 from snac_cli.settings import (
     Channels,
@@ -46,6 +49,8 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
     service = service or Service(settings)
     app = FastAPI(title="snac", version=__version__, on_startup=[service.load])
     limit = int(settings.max_body_mb * (1 << 20))
+    metrics = Metrics()
+    app.state.metrics = metrics
 
     def authorized(header: str | None) -> bool:
         if settings.token is None:
@@ -54,6 +59,15 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         return hmac.compare_digest(given, settings.token.encode())  # constant time
 
     @app.middleware("http")
+    async def measured(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        """Every request counted by endpoint (a route's path; any other is `other`) and status, and timed."""
+        start = time.perf_counter()
+        response = await guard(request, call_next)
+        path = request.url.path
+        endpoint = path if any(getattr(r, "path", None) == path for r in app.routes) else "other"
+        metrics.observe(endpoint, response.status_code, time.perf_counter() - start)
+        return response
+
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
         if not authorized(request.headers.get("authorization")):
             return JSONResponse({"error": "a valid token is needed", "code": "Unauthorized"}, status_code=401)
@@ -90,6 +104,10 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "working": service.working}
 
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(service.working), media_type="text/plain; version=0.0.4")
+
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         return {"models": list(settings.models), "default": settings.models[0]}
@@ -103,7 +121,8 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
     ) -> Response:
         """Audio in any format `snac encode` reads -> the `.snac` file it writes."""
         body = await body_of(request)
-        snac = await work(lambda: service.encode(body, EncodeSettings(channels, normalize), model))
+        snac, seconds = await work(lambda: service.encode(body, EncodeSettings(channels, normalize), model))
+        metrics.audio("/v1/encode", seconds)
         return Response(snac, media_type="application/octet-stream")
 
     @app.post("/v1/decode")
@@ -118,29 +137,35 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         rate: str | int = int(sample_rate) if sample_rate.isdigit() else sample_rate
         if rate == 0:
             raise UsageError("sample_rate must be original, model, or a rate in Hz")
-        audio = await work(lambda: service.decode(body, DecodeSettings(rate, None, seed), format))
+        audio, seconds = await work(lambda: service.decode(body, DecodeSettings(rate, None, seed), format))
+        metrics.audio("/v1/decode", seconds)
         return Response(audio, media_type=AUDIO_TYPES[format])
 
     @app.websocket("/v1/decode/stream")
     async def decode_stream(socket: WebSocket) -> None:
         """Tokens in as a language model makes them, `{"tokens": [...]}` per message, `{"end": true}` last;
         raw 16-bit PCM out as soon as it is final, then `{"done": true, ...}`."""
-        await stream_tokens(socket, service, settings, authorized)
+        start = time.perf_counter()
+        samples, rate, status = await stream_tokens(socket, service, settings, authorized)
+        metrics.observe("/v1/decode/stream", status, time.perf_counter() - start)
+        metrics.audio("/v1/decode/stream", samples / rate if rate else 0.0)
 
     return app
 
 
 async def stream_tokens(
     socket: WebSocket, service: Service, settings: ServeSettings, authorized: Callable[[str | None], bool]
-) -> None:
-    """One WebSocket token stream, decoded by its own TokenStream; malformed messages close it with a reason."""
+) -> tuple[int, int, int]:
+    """One WebSocket token stream, decoded by its own TokenStream; malformed messages close it with a reason.
+    Returns (samples sent, their rate, the close code: 1000 done, 1001 the client left, 1007 a bad message,
+    1008 refused, 1013 too busy)."""
     from snac_cli.codec.token_decoding import TokenStream
 
     query = socket.query_params
     header = socket.headers.get("authorization") or (f"Bearer {query['token']}" if "token" in query else None)
     if not authorized(header):
         await socket.close(code=1008, reason="a valid token is needed")
-        return
+        return 0, 0, 1008
     try:
         tokens = TokenSettings(Offsets(query.get("offsets", "none")), int(query.get("base", "0")),
                                on_invalid=OnInvalid(query.get("on_invalid", "error")))  # fmt: skip
@@ -148,12 +173,14 @@ async def stream_tokens(
         model = service.model(query.get("model"))
         service.admit()
     except (ValueError, SnacError) as e:
-        await socket.close(code=1008, reason=str(e)[:120])
-        return
+        code = 1013 if isinstance(e, Busy) else 1008
+        await socket.close(code=code, reason=str(e)[:120])
+        return 0, 0, code
+    samples, rate = 0, 0
     try:
         await socket.accept()
         stream = await run_in_threadpool(lambda: TokenStream(model, tokens, lookahead=lookahead))
-        samples = 0
+        rate = stream.sampling_rate
         while True:
             message = json.loads(await socket.receive_text())
             if not isinstance(message, dict):
@@ -169,13 +196,22 @@ async def stream_tokens(
             if end:
                 await socket.send_text(json.dumps({"done": True, "samples": samples, "dropped": stream.dropped}))
                 await socket.close()
-                return
+                return samples, rate, 1000
     except WebSocketDisconnect:
-        return  # the client left: its stream goes with it
+        return samples, rate, 1001  # the client left: its stream goes with it
     except (ValueError, SnacError) as e:  # malformed JSON, a bad token (named by its index)
-        await socket.close(code=1007, reason=str(e)[:120])
+        return samples, rate, await closed(socket, 1007, str(e))
+    except Exception as e:  # the client gone mid-send, or a bug of ours: the socket closes, the server serves on
+        return samples, rate, await closed(socket, 1011, f"internal error: {type(e).__name__}")
     finally:
         service.done()
+
+
+async def closed(socket: WebSocket, code: int, reason: str) -> int:
+    """Close the socket with a code and a reason (cut to fit a close frame), if it is still open."""
+    with contextlib.suppress(Exception):
+        await socket.close(code=code, reason=reason[:120])
+    return code
 
 
 def push(stream: Any, tokens: list[int], end: bool) -> np.ndarray:

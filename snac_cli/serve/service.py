@@ -7,7 +7,7 @@ import io
 import tempfile
 from pathlib import Path
 
-from snac_cli.codec.decoding import decode_file
+from snac_cli.codec.decoding import decode_file, verify
 from snac_cli.codec.encoding import encode_file
 from snac_cli.codec.models import load_model
 from snac_cli.errors import InputError, SnacError
@@ -62,14 +62,15 @@ class Service:
     def done(self) -> None:
         self.working -= 1
 
-    def encode(self, body: bytes, settings: EncodeSettings, model: str | None) -> bytes:
-        """Audio bytes in any format `snac encode` reads -> the `.snac` file `snac encode` writes."""
+    def encode(self, body: bytes, settings: EncodeSettings, model: str | None) -> tuple[bytes, float]:
+        """Audio bytes in any format `snac encode` reads -> (the `.snac` file `snac encode` writes, seconds)."""
         out = io.BytesIO()
-        encode_file(io.BytesIO(body), out, settings, model=self.model(model), name="the request's audio")
-        return out.getvalue()
+        header = encode_file(io.BytesIO(body), out, settings, model=self.model(model), name="the request's audio")
+        out.seek(0)
+        return out.getvalue(), verify(out)[0] / header.original_sample_rate
 
-    def decode(self, body: bytes, settings: DecodeSettings, audio_format: str) -> bytes:
-        """A `.snac` file -> the audio file `snac decode` writes (wav, flac, ogg), or raw 16-bit PCM."""
+    def decode(self, body: bytes, settings: DecodeSettings, audio_format: str) -> tuple[bytes, float]:
+        """A `.snac` file -> (the audio file `snac decode` writes (wav, flac, ogg) or raw 16-bit PCM, seconds)."""
         try:
             named = SnacReader(io.BytesIO(body)).header.model
         except (SnacError, ValueError) as e:
@@ -79,9 +80,9 @@ class Service:
         model = self.model(self.served[named])
         if audio_format == "raw":
             out = io.BytesIO()
-            decode_file(io.BytesIO(body), out, settings, model=model, raw=True)
-            return out.getvalue()
+            seconds = decode_file(io.BytesIO(body), out, settings, model=model, raw=True)
+            return out.getvalue(), seconds or 0.0
         with tempfile.TemporaryDirectory(prefix="snac-serve-") as folder:
             target = Path(folder) / f"decoded.{audio_format}"
-            decode_file(io.BytesIO(body), target, settings, model=model)
-            return target.read_bytes()
+            seconds = decode_file(io.BytesIO(body), target, settings, model=model)
+            return target.read_bytes(), seconds or 0.0
