@@ -216,3 +216,42 @@ def test_metrics_count_requests_errors_audio_and_latency(model, wav):
     assert 'snac_request_seconds_count{endpoint="/v1/encode"} 1' in lines
     assert 'snac_request_seconds_bucket{endpoint="/v1/encode",le="+Inf"} 1' in lines
     assert "snac_requests_working 0" in lines
+
+
+def test_clients_that_leave_mid_response_never_stop_the_server(model, wav, tmp_path):
+    """`snac serve` as a process: clients that drop their connection before reading the answer, and streams
+    dropped halfway without a close frame, end only their own connection (SIGPIPE once killed the server)."""
+    import subprocess
+    import sys
+
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model).exit_code == 0
+    snac_bytes = (tmp_path / "a.snac").read_bytes()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "snac_cli", "serve", "-m", str(model), "--port", str(port), "--device", "cpu",
+               "--max-queue", "100"]  # fmt: skip
+    server_process = subprocess.Popen(command, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            assert server_process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        for _ in range(12):
+            with socket.create_connection(("127.0.0.1", port)) as rude:
+                rude.sendall(b"POST /v1/decode?format=raw HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                             % len(snac_bytes) + snac_bytes)  # fmt: skip
+                rude.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            with connect(f"ws://127.0.0.1:{port}/v1/decode/stream", open_timeout=60) as ws:
+                for _ in range(40):  # most answered with audio after the client has gone
+                    ws.send(json.dumps({"tokens": list(range(7)) * 16}))
+                ws.socket.close()  # no close frame
+        time.sleep(3)
+        assert server_process.poll() is None, "the server died"
+        assert request(port, "GET", "/healthz", token=None)[0] == 200
+    finally:
+        server_process.terminate()
+        server_process.wait(60)

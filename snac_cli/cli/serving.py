@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 from typing import Annotated
 
 import typer
@@ -39,6 +40,9 @@ def serve(
     max_queue: Annotated[
         int, typer.Option(min=1, max=100_000, metavar="N", help="Requests at work at once; past it, 503.")
     ] = ServeSettings.max_queue,
+    workers: Annotated[
+        int, typer.Option(min=1, max=256, metavar="N", help="Threads running the model (each holds one request).")
+    ] = ServeSettings.workers,
     timeout: Annotated[
         float, typer.Option(min=0.1, max=86_400, metavar="SECONDS", help="Longest a request may take.")
     ] = ServeSettings.timeout_seconds,
@@ -50,7 +54,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve encoding and decoding over HTTP and WebSocket (POST /v1/encode, /v1/decode; /v1/decode/stream)."""
-    settings = ServeSettings(host, port, tuple(model or ()), device, max_body_mb, max_queue, timeout, token or None)
+    settings = ServeSettings(host, port, tuple(model or ()), device, max_body_mb, max_queue, workers, timeout,
+                             token or None)  # fmt: skip
     check_exposure(settings)
     try:
         import uvicorn
@@ -61,6 +66,9 @@ def serve(
         raise UsageError(f"snac serve needs the serve extra: pip install 'snac-cli[serve]' ({e})") from None
     service = Service(settings)
     service.load()  # here, so that a missing model is one line and its exit code, before anything listens
+    # snac's commands end quietly by SIGPIPE when a reader leaves (`snac decode x.snac - | head`); a server's
+    # client that leaves mid-response must end only its own connection (the load test's faults killed it).
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     say(f"serving {', '.join(settings.models)} on http://{host}:{port} (Ctrl-C stops)")
     uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
 

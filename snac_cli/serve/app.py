@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from snac_cli import __version__
 from snac_cli.audio.wav import wav_samples
@@ -94,7 +93,7 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         """Run a job off the event loop, admitted against the queue, within the request timeout."""
         service.admit()
         try:
-            return await asyncio.wait_for(run_in_threadpool(job), settings.timeout_seconds)
+            return await asyncio.wait_for(service.run(job), settings.timeout_seconds)
         except asyncio.TimeoutError:
             raise TooLong(f"the request took over --timeout {settings.timeout_seconds:g} s") from None
         finally:
@@ -179,7 +178,7 @@ async def stream_tokens(
     samples, rate = 0, 0
     try:
         await socket.accept()
-        stream = await run_in_threadpool(lambda: TokenStream(model, tokens, lookahead=lookahead))
+        stream = await service.run(lambda: TokenStream(model, tokens, lookahead=lookahead))
         rate = stream.sampling_rate
         while True:
             message = json.loads(await socket.receive_text())
@@ -189,7 +188,7 @@ async def stream_tokens(
             run = message.get("tokens", [])
             if not isinstance(run, list) or not all(type(t) is int for t in run):
                 raise ValueError("tokens must be a list of integers")
-            audio = await run_in_threadpool(push, stream, run, end)
+            audio = await service.run(push, stream, run, end)
             if audio.shape[1]:
                 samples += audio.shape[1]
                 await socket.send_bytes(wav_samples(audio, "PCM_16"))  # as `snac decode --format raw`

@@ -3,9 +3,13 @@ requests it admits, and each job run by the library facade on bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from snac_cli.codec.decoding import decode_file, verify
 from snac_cli.codec.encoding import encode_file
@@ -14,6 +18,8 @@ from snac_cli.errors import InputError, SnacError
 from snac_cli.format.container import SnacReader
 from snac_cli.naming import model_id
 from snac_cli.settings import DecodeSettings, EncodeSettings, ModelSettings, ServeSettings
+
+T = TypeVar("T")
 
 
 class Busy(SnacError):
@@ -40,6 +46,11 @@ class Service:
         self.settings = settings
         self.served = {model_id(name): name for name in settings.models}  # a file's model id -> our name
         self.working = 0
+        self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="snac-worker")
+
+    async def run(self, job: Callable[..., T], *args: Any) -> T:
+        """Run a job on one of the service's workers, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, job, *args)
 
     def load(self) -> None:
         """Load every served model now, so that the first request does not wait for it."""
