@@ -175,8 +175,9 @@ def main() -> None:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         limit_mb = 1.0
+        log_file = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - the server's, closed with the folder
         server = subprocess.Popen([*run, "serve", "-m", folder, "--port", str(port), "--max-queue", "1000",
-                                   "--max-body-mb", str(limit_mb)], stderr=open(Path(tmp) / "server.log", "wb"))  # fmt: skip
+                                   "--max-body-mb", str(limit_mb)], stderr=log_file)  # fmt: skip
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -192,13 +193,17 @@ def main() -> None:
             after = rss_mb(server.pid)
             print(f"torch threads per server: default; {args.clients} clients for {args.seconds:g} s, "
                   f"{args.model}, {CLIP_SECONDS:g} s clips\n")  # fmt: skip
-            print("| phase | requests | audio s per s | encode ms p50/p95/p99 | decode ms p50/p95/p99 | "
-                  "stream ms p50/p95/p99 | first audio ms p50/p95/p99 | errors | RSS MB before -> after |")
+            print(
+                "| phase | requests | audio s per s | encode ms p50/p95/p99 | decode ms p50/p95/p99 | "
+                "stream ms p50/p95/p99 | first audio ms p50/p95/p99 | errors | RSS MB before -> after |"
+            )
             print("|---|---|---|---|---|---|---|---|---|")
             count = sum(len(v) for v in clients.latency.values())
-            print(f"| load | {count} | {clients.audio_seconds / wall:.2f} | {quantiles(clients.latency['encode'])} | "
-                  f"{quantiles(clients.latency['decode'])} | {quantiles(clients.latency['stream'])} | "
-                  f"{quantiles(clients.first_audio)} | {len(clients.errors)} | {before:.0f} -> {after:.0f} |")
+            print(
+                f"| load | {count} | {clients.audio_seconds / wall:.2f} | {quantiles(clients.latency['encode'])} | "
+                f"{quantiles(clients.latency['decode'])} | {quantiles(clients.latency['stream'])} | "
+                f"{quantiles(clients.first_audio)} | {len(clients.errors)} | {before:.0f} -> {after:.0f} |"
+            )
             good = Clients(port, clients.wav, clients.snac, tokens)
             stop = threading.Event()
             result: dict[str, dict[str, int]] = {}
@@ -210,12 +215,17 @@ def main() -> None:
             time.sleep(2)
             settled = rss_mb(server.pid)
             count = sum(len(v) for v in good.latency.values())
-            print(f"| faults (beside {max(1, args.clients // 4)} good clients) | {count} | "
-                  f"{good.audio_seconds / wall:.2f} | {quantiles(good.latency['encode'])} | "
-                  f"{quantiles(good.latency['decode'])} | {quantiles(good.latency['stream'])} | "
-                  f"{quantiles(good.first_audio)} | {len(good.errors)} | {after:.0f} -> {settled:.0f} |")
-            print(f"\nfaults answered as they should: {result.get('f')}; memory after them "
-                  f"{100 * (settled - after) / after:+.1f} % of before them; errors: {clients.errors[:3] + good.errors[:3]}")
+            print(
+                f"| faults (beside {max(1, args.clients // 4)} good clients) | {count} | "
+                f"{good.audio_seconds / wall:.2f} | {quantiles(good.latency['encode'])} | "
+                f"{quantiles(good.latency['decode'])} | {quantiles(good.latency['stream'])} | "
+                f"{quantiles(good.first_audio)} | {len(good.errors)} | {after:.0f} -> {settled:.0f} |"
+            )
+            errors = clients.errors[:3] + good.errors[:3]
+            print(
+                f"\nfaults answered as they should: {result.get('f')}; memory after them "
+                f"{100 * (settled - after) / after:+.1f} % of before them; errors: {errors}"
+            )
             alive = server.poll() is None and post(port, "/v1/encode", clients.wav)[0] == 200
             print(f"server still serving after the faults: {alive}")
         finally:
