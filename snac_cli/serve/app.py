@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import io
 import json
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import Annotated, Any, BinaryIO, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from snac_cli import __version__
 from snac_cli.audio.wav import wav_samples
@@ -131,14 +133,44 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         sample_rate: Annotated[str, Query(pattern="^(original|model|[0-9]{1,6})$")] = "original",
         seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = DecodeSettings.seed,
     ) -> Response:
-        """A `.snac` file -> the audio file `snac decode` writes, or raw 16-bit little-endian PCM."""
+        """A `.snac` file -> WAV or raw 16-bit little-endian PCM streamed as it is decoded (what `snac decode
+        FILE -` writes), or the FLAC or OGG file `snac decode` writes."""
         body = await body_of(request)
         rate: str | int = int(sample_rate) if sample_rate.isdigit() else sample_rate
         if rate == 0:
             raise UsageError("sample_rate must be original, model, or a rate in Hz")
-        audio, seconds = await work(lambda: service.decode(body, DecodeSettings(rate, None, seed), format))
+        decoding = DecodeSettings(rate, None, seed)
+        if format in ("wav", "raw"):
+            job = partial(service.decode_to, body, decoding, raw=format == "raw")
+            return await streamed(job, AUDIO_TYPES[format])
+        audio, seconds = await work(lambda: service.decode(body, decoding, format))
         metrics.audio("/v1/decode", seconds)
         return Response(audio, media_type=AUDIO_TYPES[format])
+
+    async def streamed(job: Callable[[BinaryIO], float], media_type: str) -> Response:
+        """Run job(out) on a worker and stream what it writes. Until its first piece, a failure is the usual
+        JSON error (a `.snac` is checked through before any audio is written)."""
+        service.admit()
+        loop, pieces = asyncio.get_running_loop(), asyncio.Queue[bytes | None]()
+        done = asyncio.ensure_future(service.run(job, Pipe(loop, pieces)))
+        done.add_done_callback(lambda _: pieces.put_nowait(None))  # after every piece the job wrote
+        first = await pieces.get()
+        if first is None:
+            service.done()
+            done.result()  # its error, if any
+            return Response(b"", media_type=media_type)
+
+        async def audio() -> AsyncIterator[bytes]:
+            try:
+                piece: bytes | None = first
+                while piece is not None:
+                    yield piece
+                    piece = await pieces.get()
+                metrics.audio("/v1/decode", done.result())
+            finally:  # also when the client leaves: the job then runs to its end, unread
+                service.done()
+
+        return StreamingResponse(audio(), media_type=media_type)
 
     @app.websocket("/v1/decode/stream")
     async def decode_stream(socket: WebSocket) -> None:
@@ -178,7 +210,7 @@ async def stream_tokens(
     samples, rate = 0, 0
     try:
         await socket.accept()
-        stream = await service.run(lambda: TokenStream(model, tokens, lookahead=lookahead))
+        stream = await service.run(lambda: TokenStream(model, tokens, lookahead=lookahead), stream=True)
         rate = stream.sampling_rate
         while True:
             message = json.loads(await socket.receive_text())
@@ -188,7 +220,7 @@ async def stream_tokens(
             run = message.get("tokens", [])
             if not isinstance(run, list) or not all(type(t) is int for t in run):
                 raise ValueError("tokens must be a list of integers")
-            audio = await service.run(push, stream, run, end)
+            audio = await service.run(push, stream, run, end, stream=True)
             if audio.shape[1]:
                 samples += audio.shape[1]
                 await socket.send_bytes(wav_samples(audio, "PCM_16"))  # as `snac decode --format raw`
@@ -211,6 +243,22 @@ async def closed(socket: WebSocket, code: int, reason: str) -> int:
     with contextlib.suppress(Exception):
         await socket.close(code=code, reason=reason[:120])
     return code
+
+
+class Pipe(io.RawIOBase):
+    """A binary stream that a worker thread writes and the event loop reads, piece by piece."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, pieces: asyncio.Queue[bytes | None]):
+        self.loop, self.pieces = loop, pieces
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        piece = bytes(data)
+        if piece:
+            self.loop.call_soon_threadsafe(self.pieces.put_nowait, piece)
+        return len(piece)
 
 
 def push(stream: Any, tokens: list[int], end: bool) -> np.ndarray:
