@@ -258,3 +258,17 @@ def test_clients_that_leave_mid_response_never_stop_the_server(model, wav, tmp_p
     finally:
         server_process.terminate()
         server_process.wait(60)
+
+
+def test_encode_answers_codes_or_tokens_as_json_as_snac_export_makes_them(port, model, wav, tmp_path):
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model).exit_code == 0
+    assert invoke("export", tmp_path / "a.snac", "--format", "npz").exit_code == 0
+    exported = invoke("export", tmp_path / "a.snac", "--format", "npy", "--offsets", "position", "--base", "10")
+    assert exported.exit_code == 0
+    status, headers, answer = request(port, "POST", "/v1/encode?as=codes", wav.read_bytes())
+    assert status == 200 and headers["content-type"] == "application/json"
+    codes = json.loads(answer)["codes"]
+    with np.load(tmp_path / "a.npz") as exported:
+        assert [np.array(c).tolist() for c in codes] == [exported[k].tolist() for k in exported.files]
+    status, _, answer = request(port, "POST", "/v1/encode?as=tokens&offsets=position&base=10", wav.read_bytes())
+    assert status == 200 and json.loads(answer)["tokens"] == np.load(tmp_path / "a.npy").tolist()

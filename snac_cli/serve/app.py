@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from snac_cli import __version__
 from snac_cli.audio.wav import wav_samples
 from snac_cli.errors import InputError, ModelError, OutputError, SnacError, UsageError
+from snac_cli.format.container import read_snac
+from snac_cli.format.export import flat_tokens
 from snac_cli.serve.metrics import Metrics
 from snac_cli.serve.service import Busy, NotServed, Service, TooLarge, TooLong
 from snac_cli.settings import (
@@ -119,12 +121,23 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         model: str | None = None,
         normalize: Normalize = EncodeSettings.normalize,
         channels: Channels = EncodeSettings.channels,
+        answer: Annotated[str, Query(alias="as", pattern="^(snac|codes|tokens)$")] = "snac",
+        offsets: Offsets = TokenSettings.offsets,
+        base: Annotated[int, Query(ge=0, le=2**62)] = TokenSettings.base,
     ) -> Response:
-        """Audio in any format `snac encode` reads -> the `.snac` file it writes."""
+        """Audio in any format `snac encode` reads -> the `.snac` file it writes; `as=codes`: JSON, the codes
+        per scale (channels, n_i); `as=tokens`: JSON, flat tokens per channel as `snac export` makes them."""
         body = await body_of(request)
         snac, seconds = await work(lambda: service.encode(body, EncodeSettings(channels, normalize), model))
         metrics.audio("/v1/encode", seconds)
-        return Response(snac, media_type="application/octet-stream")
+        if answer == "snac":
+            return Response(snac, media_type="application/octet-stream")
+        codes = read_snac(snac)
+        described = {"model": codes.model, "sample_rate": codes.sample_rate, "seconds": seconds}
+        if answer == "codes":
+            return JSONResponse({**described, "codes": [c.tolist() for c in codes.codes]})
+        tokens = flat_tokens(codes, offsets.value, base)
+        return JSONResponse({**described, "offsets": offsets.value, "base": base, "tokens": tokens.tolist()})
 
     @app.post("/v1/decode")
     async def decode(
