@@ -5,7 +5,6 @@ JSON error; the token rule holds."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import socket
 import threading
@@ -15,47 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from snac_cli.cli.serving import check_exposure
 from snac_cli.errors import UsageError
-from snac_cli.serve.app import create_app
 from snac_cli.settings import ServeSettings
 from tests.helpers.cli import invoke, snac
-
-TOKEN = "a-token-of-enough-length"
-
-
-@contextlib.contextmanager
-def server(settings: ServeSettings) -> Iterator[int]:
-    """A uvicorn server with these settings in a thread of this process; yields its port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    running = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not running.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        running.should_exit = True
-        thread.join(30)
-
-
-def request(port: int, method: str, path: str, body: bytes | None = None, token: str | None = TOKEN, **headers):
-    """(status, headers, body) of one HTTP request."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    connection.request(method, path, body=body, headers=headers)
-    response = connection.getresponse()
-    return response.status, dict(response.getheaders()), response.read()
+from tests.helpers.serving import TOKEN, request, server
 
 
 @pytest.fixture(scope="module")

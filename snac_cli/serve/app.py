@@ -4,6 +4,7 @@ for every failure, `{"error": the CLI's one-line message, "code": its kind}`, ne
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hmac
 import io
@@ -11,11 +12,12 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any, BinaryIO, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from snac_cli import __version__
 from snac_cli.audio.wav import wav_samples
@@ -36,6 +38,7 @@ from snac_cli.settings import (
 )
 
 T = TypeVar("T")
+PAGE = Path(__file__).parent / "static" / "index.html"  # shipped in the package (hatch takes the folder)
 STATUS = [(Busy, 503), (NotServed, 404), (TooLarge, 413), (TooLong, 504), (UsageError, 400), (InputError, 422),
           (ModelError, 422), (OutputError, 500)]  # fmt: skip
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "raw": "application/octet-stream"}
@@ -72,7 +75,7 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         return response
 
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        if not authorized(request.headers.get("authorization")):
+        if request.url.path != "/" and not authorized(request.headers.get("authorization")):
             return JSONResponse({"error": "a valid token is needed", "code": "Unauthorized"}, status_code=401)
         declared = request.headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > limit:
@@ -102,6 +105,21 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
             raise TooLong(f"the request took over --timeout {settings.timeout_seconds:g} s") from None
         finally:
             service.done()
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> HTMLResponse:
+        """The listening page: static, holding nothing of the server's; its calls carry the token."""
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @app.post("/v1/roundtrip")
+    async def roundtrip(
+        request: Request, model: str | None = None, normalize: Normalize = EncodeSettings.normalize
+    ) -> JSONResponse:
+        """Audio -> `{"report": what snac roundtrip reports, "audio": the reconstruction, a base64 WAV}`."""
+        body = await body_of(request)
+        report, wav = await work(lambda: service.roundtrip(body, EncodeSettings(normalize=normalize), model or None))
+        metrics.audio("/v1/roundtrip", report["duration_seconds"])
+        return JSONResponse({"report": report, "audio": base64.b64encode(wav).decode()})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

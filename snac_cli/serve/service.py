@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, TypeVar
 from snac_cli.codec.decoding import decode_file, verify
 from snac_cli.codec.encoding import encode_file
 from snac_cli.codec.models import load_model
+from snac_cli.codec.roundtrip import roundtrip
 from snac_cli.errors import InputError, SnacError
 from snac_cli.format.container import SnacReader
 from snac_cli.naming import model_id
@@ -83,6 +84,16 @@ class Service:
         header = encode_file(io.BytesIO(body), out, settings, model=self.model(model), name="the request's audio")
         out.seek(0)
         return out.getvalue(), verify(out)[0] / header.original_sample_rate
+
+    def roundtrip(self, body: bytes, settings: EncodeSettings, model: str | None) -> tuple[dict[str, Any], bytes]:
+        """Audio bytes -> (the `snac roundtrip` report, the reconstruction as WAV) for the listening page."""
+        with tempfile.TemporaryDirectory(prefix="snac-serve-") as folder:
+            source, target = Path(folder) / "input", Path(folder) / "decoded.wav"
+            source.write_bytes(body)
+            report = roundtrip(str(source), str(target), settings, model=self.model(model))
+            for path in ("input", "output", "snac"):  # the server's own paths: not the client's business
+                report.pop(path, None)
+            return report, target.read_bytes()
 
     def file_model(self, body: bytes) -> ModelSettings:
         """The served model that made a `.snac` file (no other: a file names its model, maybe a path)."""
