@@ -238,3 +238,41 @@ def test_encode_answers_codes_or_tokens_as_json_as_snac_export_makes_them(port, 
         assert [np.array(c).tolist() for c in codes] == [exported[k].tolist() for k in exported.files]
     status, _, answer = request(port, "POST", "/v1/encode?as=tokens&offsets=position&base=10", wav.read_bytes())
     assert status == 200 and json.loads(answer)["tokens"] == np.load(tmp_path / "a.npy").tolist()
+
+
+def test_sigterm_lets_the_request_in_flight_finish_then_ends_the_server(model, audio_file):
+    """Graceful shutdown: a request at work when SIGTERM comes still gets its answer; then the process ends
+    with 0 and nothing on stderr but its start line."""
+    import signal
+    import subprocess
+    import sys
+
+    long_clip = audio_file("long.wav", rate=16000, seconds=60.0).read_bytes()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "snac_cli", "serve", "-m", str(model), "--port", str(port), "--device", "cpu"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        answers: list[int] = []
+        client = threading.Thread(target=lambda: answers.append(request(port, "POST", "/v1/encode", long_clip)[0]))
+        client.start()
+        while json.loads(request(port, "GET", "/healthz", token=None)[2])["working"] == 0:
+            assert client.is_alive(), "the request ended before the signal"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        client.join(120)
+        assert answers == [200]
+        assert process.wait(60) == 0
+        assert process.stderr is not None
+        assert process.stderr.read().decode().strip().splitlines()[1:] == []
+    finally:
+        if process.poll() is None:
+            process.kill()
