@@ -33,6 +33,7 @@ from websockets.sync.client import connect
 
 from benchmarks.common import parser
 from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
+from tests.helpers.serving import serve_process
 from tests.helpers.signals import speech_like
 
 CLIP_SECONDS = 2.0
@@ -171,21 +172,10 @@ def main() -> None:
         subprocess.run([*run, "encode", wav_path, snac, "-m", folder, "-q"], check=True)
         subprocess.run([*run, "export", snac, "--format", "npy"], check=True)
         tokens = [int(t) for t in np.load(snac.with_suffix(".npy"))[0]]
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
         limit_mb = 1.0
-        log_file = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - the server's, closed with the folder
-        server = subprocess.Popen([*run, "serve", "-m", folder, "--port", str(port), "--max-queue", "1000",
-                                   "--max-body-mb", str(limit_mb)], stderr=log_file)  # fmt: skip
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                with contextlib.suppress(OSError):
-                    socket.create_connection(("127.0.0.1", port)).close()
-                    break
-                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+        log = Path(tmp) / "server.log"
+        options = ("--max-queue", "1000", "--max-body-mb", str(limit_mb))
+        with log.open("wb") as log_file, serve_process(str(folder), *options, stderr=log_file) as (server, port):
             Clients(port, wav_path.read_bytes(), snac.read_bytes(), tokens).phase(2, 3)  # warm-up
             clients = Clients(port, wav_path.read_bytes(), snac.read_bytes(), tokens)
             before = rss_mb(server.pid)
@@ -228,11 +218,8 @@ def main() -> None:
             )
             alive = server.poll() is None and post(port, "/v1/encode", clients.wav)[0] == 200
             print(f"server still serving after the faults: {alive}")
-        finally:
-            server.terminate()
-            server.wait(60)
-            log = (Path(tmp) / "server.log").read_text(errors="replace").splitlines()
-            print(f"server exit code {server.returncode}; its stderr ends:", *log[-8:], sep="\n  ")
+        lines = log.read_text(errors="replace").splitlines()
+        print(f"server exit code {server.returncode}; its stderr ends:", *lines[-8:], sep="\n  ")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from snac_cli.cli.serving import check_exposure
 from snac_cli.errors import UsageError
 from snac_cli.settings import ServeSettings
 from tests.helpers.cli import invoke, snac
-from tests.helpers.serving import TOKEN, request, server
+from tests.helpers.serving import TOKEN, request, serve_process, server
 
 
 @pytest.fixture(scope="module")
@@ -190,25 +190,9 @@ def test_metrics_count_requests_errors_audio_and_latency(model, wav):
 def test_clients_that_leave_mid_response_never_stop_the_server(model, wav, tmp_path):
     """`snac serve` as a process: clients that drop their connection before reading the answer, and streams
     dropped halfway without a close frame, end only their own connection (SIGPIPE once killed the server)."""
-    import subprocess
-    import sys
-
     assert invoke("encode", wav, tmp_path / "a.snac", "-m", model).exit_code == 0
     snac_bytes = (tmp_path / "a.snac").read_bytes()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "snac_cli", "serve", "-m", str(model), "--port", str(port), "--device", "cpu",
-               "--max-queue", "100"]  # fmt: skip
-    server_process = subprocess.Popen(command, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            assert server_process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+    with serve_process(str(model), "--device", "cpu", "--max-queue", "100") as (server_process, port):
         for _ in range(12):
             with socket.create_connection(("127.0.0.1", port)) as rude:
                 rude.sendall(b"POST /v1/decode?format=raw HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
@@ -221,9 +205,6 @@ def test_clients_that_leave_mid_response_never_stop_the_server(model, wav, tmp_p
         time.sleep(3)
         assert server_process.poll() is None, "the server died"
         assert request(port, "GET", "/healthz", token=None)[0] == 200
-    finally:
-        server_process.terminate()
-        server_process.wait(60)
 
 
 def test_encode_answers_codes_or_tokens_as_json_as_snac_export_makes_them(port, model, wav, tmp_path):
@@ -245,22 +226,9 @@ def test_sigterm_lets_the_request_in_flight_finish_then_ends_the_server(model, a
     with 0 and nothing on stderr but its start line."""
     import signal
     import subprocess
-    import sys
 
     long_clip = audio_file("long.wav", rate=16000, seconds=60.0).read_bytes()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "snac_cli", "serve", "-m", str(model), "--port", str(port), "--device", "cpu"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+    with serve_process(str(model), "--device", "cpu", stderr=subprocess.PIPE) as (process, port):
         answers: list[int] = []
         client = threading.Thread(target=lambda: answers.append(request(port, "POST", "/v1/encode", long_clip)[0]))
         client.start()
@@ -273,6 +241,3 @@ def test_sigterm_lets_the_request_in_flight_finish_then_ends_the_server(model, a
         assert process.wait(60) == 0
         assert process.stderr is not None
         assert process.stderr.read().decode().strip().splitlines()[1:] == []
-    finally:
-        if process.poll() is None:
-            process.kill()

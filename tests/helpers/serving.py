@@ -6,9 +6,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -21,9 +24,7 @@ TOKEN = "a-token-of-enough-length"
 @contextlib.contextmanager
 def server(settings: ServeSettings) -> Iterator[int]:
     """A uvicorn server with these settings in a thread of this process; yields its port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     running = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
@@ -46,3 +47,34 @@ def request(port: int, method: str, path: str, body: bytes | None = None, token:
     connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
     return response.status, dict(response.getheaders()), response.read()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_process(model: str, *options: str, stderr: Any = None) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`snac serve -m MODEL OPTIONS` as its own process on a free port: yields (process, port) once it listens,
+    and ends it (SIGTERM, then SIGKILL) on the way out unless it has ended already."""
+    port = free_port()
+    command = [sys.executable, "-m", "snac_cli", "serve", "-m", model, "--port", str(port), *options]
+    process = subprocess.Popen(command, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
