@@ -157,6 +157,8 @@ class ServeSettings:
     # Threads that run the model: each holds one request's activations, and torch's own threads share the
     # cores (on 2 cores, 8 requests at once on the default thread pool took the server from 1.0 to 1.6 GB).
     workers: int = 2
+    max_batch: int = 1  # encode requests that share a forward pass (1: none wait; more pays on a GPU)
+    max_wait_ms: float = 10.0  # how long a request waits for others to join its batch
     timeout_seconds: float = 300.0  # per request: 504 past it
     token: str | None = None  # every request must carry it (Authorization: Bearer TOKEN)
 

@@ -241,3 +241,48 @@ def test_sigterm_lets_the_request_in_flight_finish_then_ends_the_server(model, a
         assert process.wait(60) == 0
         assert process.stderr is not None
         assert process.stderr.read().decode().strip().splitlines()[1:] == []
+
+
+def test_decode_takes_json_tokens_as_snac_import_takes_them(port, model, wav, tmp_path):
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model).exit_code == 0
+    assert invoke("export", tmp_path / "a.snac", "--format", "npy", "--offsets", "scale").exit_code == 0
+    imported = invoke("import", tmp_path / "a.npy", tmp_path / "b.snac", "-m", model, "--offsets", "scale")
+    assert imported.exit_code == 0, imported.output
+    expected = snac("decode", tmp_path / "b.snac", "-", "--format", "raw").stdout
+    tokens = np.load(tmp_path / "a.npy").tolist()
+    json_body = {"Content-Type": "application/json"}
+    body = json.dumps({"tokens": tokens}).encode()
+    status, _, raw = request(port, "POST", "/v1/decode?format=raw&offsets=scale", body, **json_body)
+    assert status == 200 and raw == expected
+    for bad in (b"{", b'{"tokens": [1.5]}', b'{"tokens": [1, 2]}', b'{"codes": []}'):
+        status, _, answer = request(port, "POST", "/v1/decode", bad, **json_body)
+        assert status == 422 and json.loads(answer)["code"] == "InputError", answer
+
+
+def test_encodes_batched_across_requests_equal_each_one_alone(model, audio_file, tmp_path):
+    """--max-batch 4: four clips sent at once share forward passes; each answer is the CLI's file, byte for
+    byte; and a bad clip among them fails alone."""
+    clips = [audio_file(f"c{i}.wav", rate=16000, seconds=0.4 + 0.3 * i) for i in range(4)]
+    expected = []
+    for clip in clips:
+        assert invoke("encode", clip, tmp_path / f"{clip.stem}.snac", "-m", model).exit_code == 0
+        expected.append((200, (tmp_path / f"{clip.stem}.snac").read_bytes()))
+    bodies = [clip.read_bytes() for clip in clips] + [b"RIFF garbage"]
+    expected.append((422, None))
+    settings = ServeSettings(models=(str(model),), device="cpu", max_batch=4, max_wait_ms=500, max_queue=10)
+    with server(settings) as port:
+        answers: dict[int, tuple[int, bytes | None]] = {}
+
+        def send(i: int) -> None:
+            status, _, body = request(port, "POST", "/v1/encode", bodies[i])
+            answers[i] = (status, body if status == 200 else None)
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        batches = [line for line in request(port, "GET", "/metrics")[2].decode().splitlines() if "batches" in line]
+    assert [answers[i] for i in range(len(bodies))] == expected
+    sizes = {int(line.split('"')[1]): int(line.split()[-1]) for line in batches if not line.startswith("#")}
+    assert sum(size * n for size, n in sizes.items()) == 5 and max(sizes) > 1, sizes

@@ -43,6 +43,12 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=256, metavar="N", help="Threads running the model (each holds one request).")
     ] = ServeSettings.workers,
+    max_batch: Annotated[
+        int, typer.Option(min=1, max=1024, metavar="N", help="Encode requests that share a forward pass (a GPU's).")
+    ] = ServeSettings.max_batch,
+    max_wait_ms: Annotated[
+        float, typer.Option(min=0, max=10_000, metavar="MS", help="How long a request waits for its batch.")
+    ] = ServeSettings.max_wait_ms,
     timeout: Annotated[
         float, typer.Option(min=0.1, max=86_400, metavar="SECONDS", help="Longest a request may take.")
     ] = ServeSettings.timeout_seconds,
@@ -54,8 +60,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve encoding and decoding over HTTP and WebSocket (POST /v1/encode, /v1/decode; /v1/decode/stream)."""
-    settings = ServeSettings(host, port, tuple(model or ()), device, max_body_mb, max_queue, workers, timeout,
-                             token or None)  # fmt: skip
+    settings = ServeSettings(host, port, tuple(model or ()), device, max_body_mb, max_queue, workers, max_batch,
+                             max_wait_ms, timeout, token or None)  # fmt: skip
     check_exposure(settings)
     try:
         import uvicorn

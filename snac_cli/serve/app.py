@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import hmac
+import inspect
 import io
 import json
 import time
@@ -96,11 +97,13 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
             raise InputError("the request has no body")
         return bytes(data)
 
-    async def work(job: Callable[[], T]) -> T:
-        """Run a job off the event loop, admitted against the queue, within the request timeout."""
+    async def work(job: Callable[[], T] | Awaitable[T]) -> T:
+        """Run a job off the event loop (or await one that runs there), admitted against the queue, within
+        the request timeout."""
         service.admit()
         try:
-            return await asyncio.wait_for(service.run(job), settings.timeout_seconds)
+            running = job if inspect.isawaitable(job) else service.run(job)
+            return await asyncio.wait_for(running, settings.timeout_seconds)
         except asyncio.TimeoutError:
             raise TooLong(f"the request took over --timeout {settings.timeout_seconds:g} s") from None
         finally:
@@ -127,7 +130,8 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        return Response(metrics.render(service.working), media_type="text/plain; version=0.0.4")
+        text = metrics.render(service.working, service.batcher.sizes)
+        return Response(text, media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -146,7 +150,11 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         """Audio in any format `snac encode` reads -> the `.snac` file it writes; `as=codes`: JSON, the codes
         per scale (channels, n_i); `as=tokens`: JSON, flat tokens per channel as `snac export` makes them."""
         body = await body_of(request)
-        snac, seconds = await work(lambda: service.encode(body, EncodeSettings(channels, normalize), model))
+        encoding = EncodeSettings(channels, normalize)
+        if settings.max_batch > 1:
+            snac, seconds = await work(service.encode_batched(body, encoding, model))
+        else:
+            snac, seconds = await work(lambda: service.encode(body, encoding, model))
         metrics.audio("/v1/encode", seconds)
         if answer == "snac":
             return Response(snac, media_type="application/octet-stream")
@@ -163,10 +171,17 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         format: Annotated[str, Query(pattern="^(wav|flac|ogg|raw)$")] = "wav",
         sample_rate: Annotated[str, Query(pattern="^(original|model|[0-9]{1,6})$")] = "original",
         seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = DecodeSettings.seed,
+        model: str | None = None,
+        offsets: Offsets = TokenSettings.offsets,
+        base: Annotated[int, Query(ge=0, le=2**62)] = TokenSettings.base,
     ) -> Response:
         """A `.snac` file -> WAV or raw 16-bit little-endian PCM streamed as it is decoded (what `snac decode
-        FILE -` writes), or the FLAC or OGG file `snac decode` writes."""
+        FILE -` writes), or the FLAC or OGG file `snac decode` writes. A JSON body `{"tokens": [...]}`
+        (Content-Type application/json; `model`, `offsets`, `base` as for `snac import`) is decoded as the
+        `.snac` file `snac import` makes of it."""
         body = await body_of(request)
+        if request.headers.get("content-type", "").startswith("application/json"):
+            body = service.snac_of_tokens(body, model, offsets.value, base)
         rate: str | int = int(sample_rate) if sample_rate.isdigit() else sample_rate
         if rate == 0:
             raise UsageError("sample_rate must be original, model, or a rate in Hz")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,11 +14,13 @@ from typing import Any, BinaryIO, TypeVar
 
 from snac_cli.codec.decoding import decode_file, verify
 from snac_cli.codec.encoding import encode_file
-from snac_cli.codec.models import load_model
+from snac_cli.codec.models import header_for, load_model
 from snac_cli.codec.roundtrip import roundtrip
 from snac_cli.errors import InputError, SnacError
-from snac_cli.format.container import SnacReader
+from snac_cli.format.container import SnacReader, write_snac
+from snac_cli.format.export import import_tokens, integer_rows
 from snac_cli.naming import model_id
+from snac_cli.serve.batcher import EncodeBatcher
 from snac_cli.settings import DecodeSettings, EncodeSettings, ModelSettings, ServeSettings
 
 T = TypeVar("T")
@@ -51,6 +54,7 @@ class Service:
         # Stream pushes are short and wait on nothing else: their own lane keeps them from queueing behind
         # whole files (32 clients on 2 workers: a stream's first audio came after 9.3 s, median).
         self.stream_lane = ThreadPoolExecutor(1, thread_name_prefix="snac-stream")
+        self.batcher = EncodeBatcher(settings.max_batch, settings.max_wait_ms, self.run)
 
     async def run(self, job: Callable[..., T], *args: Any, stream: bool = False) -> T:
         """Run a job off the event loop: on a worker, or (a stream's push) on the streams' lane."""
@@ -78,6 +82,10 @@ class Service:
     def done(self) -> None:
         self.working -= 1
 
+    async def encode_batched(self, body: bytes, settings: EncodeSettings, model: str | None) -> tuple[bytes, float]:
+        """As `encode`, in a forward pass shared with other requests that arrive within --max-wait-ms."""
+        return await self.batcher.encode(body, settings, self.model(model))
+
     def encode(self, body: bytes, settings: EncodeSettings, model: str | None) -> tuple[bytes, float]:
         """Audio bytes in any format `snac encode` reads -> (the `.snac` file `snac encode` writes, seconds)."""
         out = io.BytesIO()
@@ -94,6 +102,22 @@ class Service:
             for path in ("input", "output", "snac"):  # the server's own paths: not the client's business
                 report.pop(path, None)
             return report, target.read_bytes()
+
+    def snac_of_tokens(self, body: bytes, model: str | None, offsets: str, base: int) -> bytes:
+        """JSON `{"tokens": [...]}` (flat tokens, or one list per channel, as `snac export` makes them) -> the
+        `.snac` file `snac import` writes for a served model, checked as it checks them."""
+        name = self.model(model).name
+        assert name is not None
+        try:
+            value = json.loads(body)
+            tokens = integer_rows(value.get("tokens") if isinstance(value, dict) else None)
+            header, per_frame = header_for(name, channels=tokens.shape[0])
+            snac = import_tokens(tokens, header, per_frame, offsets=offsets, base=base)
+        except (ValueError, KeyError) as e:  # JSON's own errors are ValueErrors
+            raise InputError(f"the request's tokens: {e}") from None
+        out = io.BytesIO()
+        write_snac(out, snac)
+        return out.getvalue()
 
     def file_model(self, body: bytes) -> ModelSettings:
         """The served model that made a `.snac` file (no other: a file names its model, maybe a path)."""
