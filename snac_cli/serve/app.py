@@ -100,7 +100,12 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
     async def work(job: Callable[[], T] | Awaitable[T]) -> T:
         """Run a job off the event loop (or await one that runs there), admitted against the queue, within
         the request timeout."""
-        service.admit()
+        try:
+            service.admit()
+        except Busy:
+            if inspect.iscoroutine(job):
+                job.close()  # never to run
+            raise
         try:
             running = job if inspect.isawaitable(job) else service.run(job)
             return await asyncio.wait_for(running, settings.timeout_seconds)
