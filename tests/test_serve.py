@@ -286,3 +286,26 @@ def test_encodes_batched_across_requests_equal_each_one_alone(model, audio_file,
     assert [answers[i] for i in range(len(bodies))] == expected
     sizes = {int(line.split('"')[1]): int(line.split()[-1]) for line in batches if not line.startswith("#")}
     assert sum(size * n for size, n in sizes.items()) == 5 and max(sizes) > 1, sizes
+
+
+def test_a_client_that_leaves_mid_request_frees_its_work_at_once(model, audio_file):
+    """The work of a client that disconnects stops at its next inference window, not at its end."""
+    long_clip = audio_file("long.wav", rate=16000, seconds=90.0).read_bytes()
+    with server(ServeSettings(models=(str(model),), device="cpu")) as port:
+        start = time.perf_counter()
+        assert request(port, "POST", "/v1/encode?normalize=none", long_clip)[0] == 200
+        whole = time.perf_counter() - start
+
+        def working() -> int:
+            return json.loads(request(port, "GET", "/healthz")[2])["working"]
+
+        with socket.create_connection(("127.0.0.1", port)) as rude:
+            rude.sendall(b"POST /v1/encode?normalize=none HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                         b"Content-Length: %d\r\n\r\n" % (TOKEN.encode(), len(long_clip)) + long_clip)  # fmt: skip
+            while working() == 0:
+                time.sleep(0.01)
+        left = time.perf_counter()
+        while working():
+            time.sleep(0.01)
+        freed = time.perf_counter() - left
+    assert freed < whole / 2, (freed, whole)

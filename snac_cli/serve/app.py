@@ -10,6 +10,7 @@ import hmac
 import inspect
 import io
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
@@ -19,6 +20,7 @@ from typing import Annotated, Any, BinaryIO, TypeVar
 import numpy as np
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snac_cli import __version__
 from snac_cli.audio.wav import wav_samples
@@ -51,6 +53,32 @@ def error(e: SnacError) -> JSONResponse:
     return JSONResponse({"error": str(e), "code": type(e).__name__}, status_code=status, headers=headers)
 
 
+class Gate:
+    """The HTTP requests' gate and count, as plain ASGI (a BaseHTTPMiddleware would hide a client's
+    disconnection from the routes): each refused or passed on, then counted by path and status, and timed."""
+
+    def __init__(
+        self, app: ASGIApp, *, refusal: Callable[[Scope], Response | None], observe: Callable[[str, int, float], None]
+    ):
+        self.app, self.refusal, self.observe = app, refusal, observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), [500]
+
+        async def sent(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            refused = self.refusal(scope)
+            await (refused(scope, receive, sent) if refused else self.app(scope, receive, sent))
+        finally:
+            self.observe(scope["path"], status[0], time.perf_counter() - start)
+
+
 def create_app(settings: ServeSettings, service: Service | None = None) -> FastAPI:
     """The service's app; its models load when it starts."""
     service = service or Service(settings)
@@ -65,26 +93,26 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         given = (header or "").removeprefix("Bearer ").encode()
         return hmac.compare_digest(given, settings.token.encode())  # constant time
 
-    @app.middleware("http")
-    async def measured(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        """Every request counted by endpoint (a route's path; any other is `other`) and status, and timed."""
-        start = time.perf_counter()
-        response = await guard(request, call_next)
-        path = request.url.path
-        endpoint = path if any(getattr(r, "path", None) == path for r in app.routes) else "other"
-        metrics.observe(endpoint, response.status_code, time.perf_counter() - start)
-        return response
+    @app.exception_handler(SnacError)
+    async def failed(request: Request, e: SnacError) -> JSONResponse:
+        return error(e)
 
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        if request.url.path != "/" and not authorized(request.headers.get("authorization")):
+    def refusal(scope: Scope) -> JSONResponse | None:
+        """What a request gets before any route sees it: 401 without the token, 413 past the body limit."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if scope["path"] != "/" and not authorized(headers.get("authorization")):
             return JSONResponse({"error": "a valid token is needed", "code": "Unauthorized"}, status_code=401)
-        declared = request.headers.get("content-length", "0")
+        declared = headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > limit:
             return error(TooLarge(f"the body is over --max-body-mb {settings.max_body_mb:g}"))
-        try:
-            return await call_next(request)
-        except SnacError as e:
-            return error(e)
+        return None
+
+    def endpoint(path: str) -> str:
+        """A route's path, or `other`: metrics get no label per arbitrary path."""
+        return path if any(getattr(route, "path", None) == path for route in app.routes) else "other"
+
+    app.add_middleware(Gate, refusal=refusal, observe=lambda path, status, seconds: metrics.observe(
+        endpoint(path), status, seconds))  # fmt: skip
 
     async def body_of(request: Request) -> bytes:
         """The body, refused as soon as it passes the limit (a chunked body declares no length)."""
@@ -97,15 +125,17 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
             raise InputError("the request has no body")
         return bytes(data)
 
-    async def work(job: Callable[[], T] | Awaitable[T]) -> T:
+    async def work(job: Callable[[], T] | Awaitable[T], request: Request | None = None, gone: Any = None) -> T:
         """Run a job off the event loop (or await one that runs there), admitted against the queue, within
-        the request timeout."""
+        the request timeout; with `request`, `gone` is set as soon as its client leaves (the job stops at its
+        next inference window)."""
         try:
             service.admit()
         except Busy:
             if inspect.iscoroutine(job):
                 job.close()  # never to run
             raise
+        watcher = asyncio.ensure_future(watch(request, gone)) if request is not None else None
         try:
             running = job if inspect.isawaitable(job) else service.run(job)
             return await asyncio.wait_for(running, settings.timeout_seconds)
@@ -113,6 +143,14 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
             raise TooLong(f"the request took over --timeout {settings.timeout_seconds:g} s") from None
         finally:
             service.done()
+            if watcher is not None:
+                watcher.cancel()
+
+    async def watch(request: Request, gone: threading.Event) -> None:
+        """Set `gone` when the request's client disconnects (checked every 0.1 s)."""
+        while not await request.is_disconnected():
+            await asyncio.sleep(0.1)
+        gone.set()
 
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:
@@ -125,7 +163,8 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
     ) -> JSONResponse:
         """Audio -> `{"report": what snac roundtrip reports, "audio": the reconstruction, a base64 WAV}`."""
         body = await body_of(request)
-        report, wav = await work(lambda: service.roundtrip(body, EncodeSettings(normalize=normalize), model or None))
+        gone, encoding = threading.Event(), EncodeSettings(normalize=normalize)
+        report, wav = await work(lambda: service.roundtrip(body, encoding, model or None, gone), request, gone)
         metrics.audio("/v1/roundtrip", report["duration_seconds"])
         return JSONResponse({"report": report, "audio": base64.b64encode(wav).decode()})
 
@@ -159,7 +198,8 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         if settings.max_batch > 1:
             snac, seconds = await work(service.encode_batched(body, encoding, model))
         else:
-            snac, seconds = await work(lambda: service.encode(body, encoding, model))
+            gone = threading.Event()
+            snac, seconds = await work(lambda: service.encode(body, encoding, model, gone), request, gone)
         metrics.audio("/v1/encode", seconds)
         if answer == "snac":
             return Response(snac, media_type="application/octet-stream")
@@ -192,13 +232,15 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
             raise UsageError("sample_rate must be original, model, or a rate in Hz")
         decoding = DecodeSettings(rate, None, seed)
         if format in ("wav", "raw"):
-            job = partial(service.decode_to, body, decoding, raw=format == "raw")
-            return await streamed(job, AUDIO_TYPES[format])
-        audio, seconds = await work(lambda: service.decode(body, decoding, format))
+            gone = threading.Event()
+            job = partial(service.decode_to, body, decoding, raw=format == "raw", gone=gone)
+            return await streamed(job, AUDIO_TYPES[format], gone)
+        gone = threading.Event()
+        audio, seconds = await work(lambda: service.decode(body, decoding, format, gone), request, gone)
         metrics.audio("/v1/decode", seconds)
         return Response(audio, media_type=AUDIO_TYPES[format])
 
-    async def streamed(job: Callable[[BinaryIO], float], media_type: str) -> Response:
+    async def streamed(job: Callable[[BinaryIO], float], media_type: str, gone: threading.Event) -> Response:
         """Run job(out) on a worker and stream what it writes. Until its first piece, a failure is the usual
         JSON error (a `.snac` is checked through before any audio is written)."""
         service.admit()
@@ -218,7 +260,8 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
                     yield piece
                     piece = await pieces.get()
                 metrics.audio("/v1/decode", done.result())
-            finally:  # also when the client leaves: the job then runs to its end, unread
+            finally:  # also when the client leaves: the job then stops at its next step
+                gone.set()
                 service.done()
 
         return StreamingResponse(audio(), media_type=media_type)

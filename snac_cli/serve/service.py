@@ -4,10 +4,12 @@ requests it admits, and each job run by the library facade on bytes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -20,6 +22,7 @@ from snac_cli.errors import InputError, SnacError
 from snac_cli.format.container import SnacReader, write_snac
 from snac_cli.format.export import import_tokens, integer_rows
 from snac_cli.naming import model_id
+from snac_cli.progress import Advance, Progress
 from snac_cli.serve.batcher import EncodeBatcher
 from snac_cli.settings import DecodeSettings, EncodeSettings, ModelSettings, ServeSettings
 
@@ -40,6 +43,24 @@ class TooLarge(SnacError):
 
 class TooLong(SnacError):
     """A request past --timeout (its work runs on in its thread: a forward pass cannot be stopped)."""
+
+
+class Left(SnacError):
+    """The client went away: its work stopped at the next inference window."""
+
+
+def watched(gone: threading.Event | None) -> Progress:
+    """A progress display that shows nothing and stops the work, at its next step, once `gone` is set."""
+
+    @contextlib.contextmanager
+    def progress(description: str, total: float | None, unit: str) -> Iterator[Advance]:
+        def advance(amount: float) -> None:
+            if gone is not None and gone.is_set():
+                raise Left("the client left")
+
+        yield advance
+
+    return progress
 
 
 class Service:
@@ -86,19 +107,24 @@ class Service:
         """As `encode`, in a forward pass shared with other requests that arrive within --max-wait-ms."""
         return await self.batcher.encode(body, settings, self.model(model))
 
-    def encode(self, body: bytes, settings: EncodeSettings, model: str | None) -> tuple[bytes, float]:
+    def encode(
+        self, body: bytes, settings: EncodeSettings, model: str | None, gone: threading.Event | None = None
+    ) -> tuple[bytes, float]:
         """Audio bytes in any format `snac encode` reads -> (the `.snac` file `snac encode` writes, seconds)."""
         out = io.BytesIO()
-        header = encode_file(io.BytesIO(body), out, settings, model=self.model(model), name="the request's audio")
+        header = encode_file(io.BytesIO(body), out, settings, model=self.model(model), name="the request's audio",
+                             progress=watched(gone))  # fmt: skip
         out.seek(0)
         return out.getvalue(), verify(out)[0] / header.original_sample_rate
 
-    def roundtrip(self, body: bytes, settings: EncodeSettings, model: str | None) -> tuple[dict[str, Any], bytes]:
+    def roundtrip(
+        self, body: bytes, settings: EncodeSettings, model: str | None, gone: threading.Event | None = None
+    ) -> tuple[dict[str, Any], bytes]:
         """Audio bytes -> (the `snac roundtrip` report, the reconstruction as WAV) for the listening page."""
         with tempfile.TemporaryDirectory(prefix="snac-serve-") as folder:
             source, target = Path(folder) / "input", Path(folder) / "decoded.wav"
             source.write_bytes(body)
-            report = roundtrip(str(source), str(target), settings, model=self.model(model))
+            report = roundtrip(str(source), str(target), settings, model=self.model(model), progress=watched(gone))
             for path in ("input", "output", "snac"):  # the server's own paths: not the client's business
                 report.pop(path, None)
             return report, target.read_bytes()
@@ -129,16 +155,20 @@ class Service:
             raise NotServed(f"the request's .snac was made by {named!r}, which is not served here")
         return self.model(self.served[named])
 
-    def decode_to(self, body: bytes, settings: DecodeSettings, out: BinaryIO, *, raw: bool) -> float:
+    def decode_to(
+        self, body: bytes, settings: DecodeSettings, out: BinaryIO, *, raw: bool, gone: threading.Event | None = None
+    ) -> float:
         """A `.snac` file -> WAV with a streaming header (as `snac decode FILE -` writes it), or raw 16-bit PCM,
         written to `out` as it becomes final; returns the seconds decoded. The file is checked through first."""
         model = self.file_model(body)
-        return decode_file(io.BytesIO(body), out, settings, model=model, raw=raw) or 0.0
+        return decode_file(io.BytesIO(body), out, settings, model=model, raw=raw, progress=watched(gone)) or 0.0
 
-    def decode(self, body: bytes, settings: DecodeSettings, audio_format: str) -> tuple[bytes, float]:
+    def decode(
+        self, body: bytes, settings: DecodeSettings, audio_format: str, gone: threading.Event | None = None
+    ) -> tuple[bytes, float]:
         """A `.snac` file -> (the audio file `snac decode FILE OUT.flac|ogg` writes, seconds)."""
         model = self.file_model(body)
         with tempfile.TemporaryDirectory(prefix="snac-serve-") as folder:
             target = Path(folder) / f"decoded.{audio_format}"
-            seconds = decode_file(io.BytesIO(body), target, settings, model=model)
+            seconds = decode_file(io.BytesIO(body), target, settings, model=model, progress=watched(gone))
             return target.read_bytes(), seconds or 0.0
