@@ -157,6 +157,8 @@ def test_a_lookahead_at_least_the_models_is_exact(models):
     for n in (exact.exact_lookahead_frames, exact.exact_lookahead_frames + 5):
         assert StreamDecoder(model, lookahead=n).lookahead_frames == exact.lookahead_frames
         assert np.array_equal(decoded(model, codes, [1] * 9, lookahead=n), decoded(model, codes, [1] * 9))
+    with pytest.raises(ValueError, match="0 or more frames"):
+        StreamDecoder(model, lookahead=-1)
 
 
 def test_a_stream_resets_and_refuses_broken_frames(models):

@@ -47,9 +47,10 @@ class StreamDecoder:
         self.reset()
         samples = self.lookahead_samples()
         self.exact_lookahead_frames = math.ceil(samples / self.frame_samples)
+        if lookahead is not None and lookahead < 0:
+            raise ValueError(f"lookahead must be 0 or more frames, not {lookahead}")
         self.early = lookahead is not None and lookahead < self.exact_lookahead_frames
-        if self.early:
-            assert lookahead is not None and lookahead >= 0
+        if lookahead is not None and self.early:
             samples = lookahead * self.frame_samples
         self.lookahead_frames = math.ceil(samples / self.frame_samples)
         self.lookahead_ms = 1000 * samples / model.sampling_rate
