@@ -43,6 +43,12 @@ def packed(matrix: torch.Tensor) -> torch.Tensor:
     return torch.ops.mkldnn._reorder_linear_weight(matrix.contiguous(), None) if ONEDNN else matrix.contiguous()
 
 
+def channels_last(w: torch.Tensor) -> torch.Tensor:
+    """A conv's weight (C_out, C_in / groups, k) as the (C_out, C_in / groups, 1, k) channels-last one that
+    oneDNN's 2-D convolutions over (B, C, 1, T) take."""
+    return w.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """x (..., C_in) @ weight.T + bias, the weight from `packed`."""
     if ONEDNN:
@@ -84,7 +90,7 @@ class FastPath:
         if isinstance(conv, nn.ConvTranspose1d):
             stride = conv.stride[0]
             if conv.groups != 1 or conv.kernel_size[0] != 2 * stride:
-                return ("oneDNN", w.unsqueeze(2).contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
+                return ("oneDNN", channels_last(w))  # type: ignore[return-value]
             if stride <= POLYPHASE and conv.in_channels <= NARROW:
                 # Output frame t (stride steps) = kernel's first half on input t + second half on input t - 1:
                 # a conv of kernel 2 from C_in to stride x C_out channels.
@@ -96,16 +102,16 @@ class FastPath:
             return ("pairs", packed(torch.cat([halves[0], halves[1]], dim=1)))  # type: ignore[return-value]
         k, stride = conv.kernel_size[0], conv.stride[0]
         if conv.groups == conv.in_channels == conv.out_channels and stride == 1:
-            short = w.unsqueeze(2).contiguous(memory_format=torch.channels_last)  # for oneDNN, over SHORT steps
+            short = channels_last(w)  # oneDNN's, up to SHORT steps
             return ("taps", w[:, 0, :].t().contiguous(), short)  # type: ignore[return-value]  # (k, C)
         if conv.groups == 1 and k == 2 * stride and stride >= 8 and conv.dilation[0] == 1:
             rows = w.permute(2, 1, 0).reshape(k * conv.in_channels, conv.out_channels)  # row = tap * C_in + c
             half = stride * conv.in_channels
             return ("frames", rows[:half].contiguous(), rows[half:].contiguous())  # type: ignore[return-value]
         if k == 1 and conv.groups == 1 and stride == 1:  # over SHORT steps as oneDNN's conv (less memory)
-            conv2d = w.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+            conv2d = channels_last(w)
             return ("linear", packed(w[:, :, 0]), conv2d)  # type: ignore[return-value]
-        return ("oneDNN", w.unsqueeze(2).contiguous(memory_format=torch.channels_last))  # type: ignore[return-value]
+        return ("oneDNN", channels_last(w))  # type: ignore[return-value]
 
     def __call__(self, layers: nn.Sequential, x: torch.Tensor, lengths: list[int] | None = None) -> torch.Tensor:
         """Run a Sequential of SNAC layers on x (B, C, T); returns (B, C', T') as a (B, T', C') view.

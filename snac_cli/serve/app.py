@@ -80,7 +80,6 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
     app = FastAPI(title="snac", version=__version__, on_startup=[service.load])
     limit = int(settings.max_body_mb * (1 << 20))
     metrics = Metrics()
-    app.state.metrics = metrics
 
     def authorized(header: str | None) -> bool:
         if settings.token is None:
@@ -266,7 +265,7 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         """Tokens in as a language model makes them, `{"tokens": [...]}` per message, `{"end": true}` last;
         raw 16-bit PCM out as soon as it is final, then `{"done": true, ...}`."""
         start = time.perf_counter()
-        samples, rate, status = await stream_tokens(socket, service, settings, authorized)
+        samples, rate, status = await stream_tokens(socket, service, authorized)
         metrics.observe("/v1/decode/stream", status, time.perf_counter() - start)
         metrics.audio("/v1/decode/stream", samples / rate if rate else 0.0)
 

@@ -16,11 +16,11 @@ from fastapi import WebSocket, WebSocketDisconnect
 from snac_cli.audio.wav import wav_samples
 from snac_cli.errors import SnacError
 from snac_cli.serve.service import Busy, Service
-from snac_cli.settings import Offsets, OnInvalid, ServeSettings, TokenSettings
+from snac_cli.settings import Offsets, OnInvalid, TokenSettings
 
 
 async def stream_tokens(
-    socket: WebSocket, service: Service, settings: ServeSettings, authorized: Callable[[str | None], bool]
+    socket: WebSocket, service: Service, authorized: Callable[[str | None], bool]
 ) -> tuple[int, int, int]:
     """One WebSocket token stream, decoded by its own TokenStream; malformed messages close it with a reason.
     Returns (samples sent, their rate, the close code: 1000 done, 1001 the client left, 1007 a bad message,
