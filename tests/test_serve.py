@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from snac_cli.cli.serving import check_exposure
+from snac_cli.cli.serving import check_address, check_exposure
 from snac_cli.errors import UsageError
 from snac_cli.settings import ServeSettings
 from tests.helpers.cli import invoke, snac
@@ -309,3 +309,13 @@ def test_a_client_that_leaves_mid_request_frees_its_work_at_once(model, audio_fi
             time.sleep(0.01)
         freed = time.perf_counter() - left
     assert freed < whole / 2, (freed, whole)
+
+
+def test_an_address_already_taken_is_one_usage_error_before_any_model_loads():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(UsageError, match="cannot listen on 127.0.0.1"):
+            check_address("127.0.0.1", taken.getsockname()[1])
+    with pytest.raises(UsageError, match="cannot listen on 192.0.2.1"):  # not this machine's
+        check_address("192.0.2.1", 8000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import signal
+import socket
 from typing import Annotated
 
 import typer
@@ -63,6 +64,7 @@ def serve(
     settings = ServeSettings(host, port, tuple(model or ()), device, max_body_mb, max_queue, workers, max_batch,
                              max_wait_ms, timeout, token or None)  # fmt: skip
     check_exposure(settings)
+    check_address(host, port)
     try:
         import uvicorn
 
@@ -85,6 +87,18 @@ def check_exposure(settings: ServeSettings) -> None:
         raise UsageError(f"--host {settings.host} is reachable from other machines: give --token or ${TOKEN_VARIABLE}")
     if settings.token is not None and len(settings.token) < 16:
         raise UsageError("--token must be at least 16 characters")
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse an address that cannot be listened on (taken, or not this machine's) before the models load,
+    as one line: uvicorn would say it on its own log line after the start message."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
 
 
 def loopback(host: str) -> bool:
