@@ -22,7 +22,6 @@ def test_the_page_plays_the_original_and_the_reconstruction_with_spectrograms(ch
     clip = audio_file("clip.wav", rate=16000, seconds=2.0)
     settings = ServeSettings(models=(str(checkpoint("tiny-lm")),), device="cpu", token=TOKEN)
     with server(settings) as port, browser(f"http://127.0.0.1:{port}/") as page:
-        page.wait_for("document.readyState === 'complete'")
         page.evaluate(f"document.getElementById('token').value = '{TOKEN}'")
         page.evaluate("document.getElementById('token').dispatchEvent(new Event('change'))")
         page.wait_for("document.getElementById('model').options.length === 1")

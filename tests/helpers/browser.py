@@ -68,7 +68,7 @@ def browser(url: str) -> Iterator[Page]:
         port = probe.getsockname()[1]
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:  # chromium may still write there
         process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}", url],
+            [executable, *FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
@@ -85,6 +85,10 @@ def browser(url: str) -> Iterator[Page]:
                 page = Page(ws)
                 page.call("Page.enable")
                 page.call("Runtime.enable")
+                # Navigated here, not on the command line: the first page listed may still be about:blank,
+                # complete, before chromium starts loading a URL it was given (a CI run failed that way).
+                page.call("Page.navigate", url=url)
+                page.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'")
                 yield page
         finally:
             process.terminate()
