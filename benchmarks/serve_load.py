@@ -161,6 +161,8 @@ def main() -> None:
     cli.add_argument("--clients", type=int, default=32)
     cli.add_argument("--seconds", type=float, default=30.0)
     cli.add_argument("--fault-seconds", type=float, default=15.0)
+    cli.add_argument("--max-batch", type=int, default=1, help="the server's --max-batch")
+    cli.add_argument("--max-wait-ms", type=float, default=10.0, help="the server's --max-wait-ms")
     args = cli.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_checkpoint(Path(tmp) / args.model, OFFICIAL[args.model])
@@ -174,7 +176,8 @@ def main() -> None:
         tokens = [int(t) for t in np.load(snac.with_suffix(".npy"))[0]]
         limit_mb = 1.0
         log = Path(tmp) / "server.log"
-        options = ("--max-queue", "1000", "--max-body-mb", str(limit_mb))
+        options = ("--max-queue", "1000", "--max-body-mb", str(limit_mb), "--max-batch", str(args.max_batch),
+                   "--max-wait-ms", str(args.max_wait_ms))  # fmt: skip
         with log.open("wb") as log_file, serve_process(str(folder), *options, stderr=log_file) as (server, port):
             Clients(port, wav_path.read_bytes(), snac.read_bytes(), tokens).phase(2, 3)  # warm-up
             clients = Clients(port, wav_path.read_bytes(), snac.read_bytes(), tokens)
@@ -182,7 +185,8 @@ def main() -> None:
             wall = clients.phase(args.clients, args.seconds)
             after = rss_mb(server.pid)
             print(f"torch threads per server: default; {args.clients} clients for {args.seconds:g} s, "
-                  f"{args.model}, {CLIP_SECONDS:g} s clips\n")  # fmt: skip
+                  f"{args.model}, {CLIP_SECONDS:g} s clips, --max-batch {args.max_batch} "
+                  f"--max-wait-ms {args.max_wait_ms:g}\n")  # fmt: skip
             print(
                 "| phase | requests | audio s per s | encode ms p50/p95/p99 | decode ms p50/p95/p99 | "
                 "stream ms p50/p95/p99 | first audio ms p50/p95/p99 | errors | RSS MB before -> after |"

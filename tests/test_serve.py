@@ -259,35 +259,6 @@ def test_decode_takes_json_tokens_as_snac_import_takes_them(port, model, wav, tm
         assert status == 422 and json.loads(answer)["code"] == "InputError", answer
 
 
-def test_encodes_batched_across_requests_equal_each_one_alone(model, audio_file, tmp_path):
-    """--max-batch 4: four clips sent at once share forward passes; each answer is the CLI's file, byte for
-    byte; and a bad clip among them fails alone."""
-    clips = [audio_file(f"c{i}.wav", rate=16000, seconds=0.4 + 0.3 * i) for i in range(4)]
-    expected = []
-    for clip in clips:
-        assert invoke("encode", clip, tmp_path / f"{clip.stem}.snac", "-m", model).exit_code == 0
-        expected.append((200, (tmp_path / f"{clip.stem}.snac").read_bytes()))
-    bodies = [clip.read_bytes() for clip in clips] + [b"RIFF garbage"]
-    expected.append((422, None))
-    settings = ServeSettings(models=(str(model),), device="cpu", max_batch=4, max_wait_ms=500, max_queue=10)
-    with server(settings) as port:
-        answers: dict[int, tuple[int, bytes | None]] = {}
-
-        def send(i: int) -> None:
-            status, _, body = request(port, "POST", "/v1/encode", bodies[i])
-            answers[i] = (status, body if status == 200 else None)
-
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
-        batches = [line for line in request(port, "GET", "/metrics")[2].decode().splitlines() if "batches" in line]
-    assert [answers[i] for i in range(len(bodies))] == expected
-    sizes = {int(line.split('"')[1]): int(line.split()[-1]) for line in batches if not line.startswith("#")}
-    assert sum(size * n for size, n in sizes.items()) == 5 and max(sizes) > 1, sizes
-
-
 def test_a_client_that_leaves_mid_request_frees_its_work_at_once(model, audio_file):
     """The work of a client that disconnects stops at its next inference window, not at its end."""
     long_clip = audio_file("long.wav", rate=16000, seconds=90.0).read_bytes()

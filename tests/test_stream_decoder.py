@@ -83,7 +83,7 @@ def test_without_noise_it_is_the_models_own_decoder(models, name, monkeypatch):
     import snac_cli.engine.stream_layers as stream_layers
 
     model = models(name)
-    monkeypatch.setattr(stream_layers, "positional_noise", lambda seed, layer, start, n, b: torch.zeros(b, n))
+    monkeypatch.setattr(stream_layers, "positional_noise", lambda layer, n, rows: torch.zeros(len(rows), n))
     monkeypatch.setattr(NoiseBlock, "noise", lambda self, b, t, like: torch.zeros(b, 1, t, dtype=like.dtype))
     frames, frame_steps = 9, math.lcm(*model.vq_strides)
     codes = random_codes(model, frames, batch=2)
@@ -172,11 +172,18 @@ def test_a_stream_resets_and_refuses_broken_frames(models):
         decoder.push([codes[0], codes[1][:, :-1], codes[2]])
 
 
-def test_positional_noise_does_not_depend_on_the_split():
-    whole = positional_noise(5, 2, 100, 3 * NOISE_BLOCK, batch=2)
+def noise(seed: int, layer: int, start: int, length: int, batch: int = 1) -> torch.Tensor:
+    return positional_noise(layer, length, [(seed, item, start) for item in range(batch)])
+
+
+def test_positional_noise_does_not_depend_on_the_split_or_the_batch():
+    whole = noise(5, 2, 100, 3 * NOISE_BLOCK, batch=2)
     parts = torch.cat(
-        [positional_noise(5, 2, 100 + a, b - a, batch=2) for a, b in ((0, 7), (7, 5000), (5000, 3 * NOISE_BLOCK))], 1
+        [noise(5, 2, 100 + a, b - a, batch=2) for a, b in ((0, 7), (7, 5000), (5000, 3 * NOISE_BLOCK))], 1
     )
     assert torch.equal(whole, parts) and not torch.equal(whole[0], whole[1])
-    assert not torch.equal(positional_noise(5, 1, 0, 64, 1), positional_noise(5, 2, 0, 64, 1))
-    assert not torch.equal(positional_noise(5, 1, 0, 64, 1), positional_noise(6, 1, 0, 64, 1))
+    assert not torch.equal(noise(5, 1, 0, 64), noise(5, 2, 0, 64))
+    assert not torch.equal(noise(5, 1, 0, 64), noise(6, 1, 0, 64))
+    # A row is its (seed, item, start)'s whatever rows share its batch.
+    mixed = positional_noise(2, 64, [(6, 0, 300), (5, 1, 100)])
+    assert torch.equal(mixed[0], noise(6, 2, 300, 64)[0]) and torch.equal(mixed[1], noise(5, 2, 100, 64, batch=2)[1])

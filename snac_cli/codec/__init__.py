@@ -12,9 +12,10 @@ from snac_cli.codec.decoding import Decoded, decode, decode_file
 from snac_cli.codec.encoding import encode, encode_clips, encode_file
 from snac_cli.codec.models import frame_samples, header_for, load_model
 from snac_cli.codec.roundtrip import roundtrip
+from snac_cli.engine.push_batcher import PushBatcher  # decodes and streams sharing forward passes
 from snac_cli.naming import model_id
 
 __all__ = [
     "Decoded", "decode", "decode_file", "encode", "encode_clips", "encode_file", "frame_samples", "header_for",
-    "load_model", "model_id", "roundtrip",
+    "load_model", "model_id", "PushBatcher", "roundtrip",
 ]  # fmt: skip

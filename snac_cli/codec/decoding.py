@@ -13,6 +13,7 @@ import numpy as np
 from snac_cli.audio.resample import resample_stream
 from snac_cli.audio.writer import SNAC_TAG, check_output_format, write_stream
 from snac_cli.codec.models import check_model, load_model
+from snac_cli.engine.push_batcher import PushBatcher
 from snac_cli.engine.streaming import decode_stream
 from snac_cli.errors import ContainerError
 from snac_cli.format.container import SnacHeader, SnacReader
@@ -47,17 +48,19 @@ def decode(
     *,
     original_length: int | None = None,
     advance: Advance | None = None,
+    batcher: PushBatcher | None = None,
 ) -> Decoded:
     """Decode a `.snac` stream to the original rate (or the settings'), channels and length.
 
     `original_length`, when the caller already knows it (a seekable file read once before), lets the
-    length be known up front; otherwise it comes with the end of the stream.
+    length be known up front; otherwise it comes with the end of the stream. A `batcher` lets its forward
+    passes be shared with other threads' decodes (`snac serve`: the same audio).
     """
     h = reader.header
     check_model(model, h)
     rate = output_rate(settings.sample_rate, h)
     audio = decode_stream(model, reader.chunks(), seed=settings.seed, window_seconds=settings.window_seconds,
-                          lookahead=settings.lookahead, advance=advance)  # fmt: skip
+                          lookahead=settings.lookahead, advance=advance, batcher=batcher)  # fmt: skip
     if h.gain != 1.0:
         audio = (block / np.float32(h.gain) for block in audio)
     audio = resample_stream(audio, model.sampling_rate, rate, h.channels)
@@ -86,11 +89,13 @@ def decode_file(
     progress: Progress = silent,
     comment: str = SNAC_TAG,
     raw: bool = False,
+    batcher: PushBatcher | None = None,
 ) -> float | None:
     """Decode a `.snac` stream to an audio file (or WAV on a binary stream); returns its duration when known.
 
     A seekable stream is checked through before any output. The model is the settings', or (name None) the
-    one the file names; `comment` tags an audio file; `raw` writes 16-bit PCM without a header on a stream.
+    one the file names; `comment` tags an audio file; `raw` writes 16-bit PCM without a header on a stream;
+    `batcher` as for `decode`.
     """
     length, frames = verify(source) if source.seekable() else (None, 0)
     reader = SnacReader(source)
@@ -106,7 +111,7 @@ def decode_file(
     with progress("decoding", seconds, "s") as advance:
         decoded = decode(
             snac_model, reader, settings, original_length=length,
-            advance=lambda samples: advance(samples / snac_model.sampling_rate),
+            advance=lambda samples: advance(samples / snac_model.sampling_rate), batcher=batcher,
         )  # fmt: skip
         write_stream(
             target, decoded.blocks, decoded.sample_rate, decoded.channels,

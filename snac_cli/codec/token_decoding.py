@@ -15,6 +15,7 @@ import numpy as np
 from snac_cli.audio.resample import resample_stream
 from snac_cli.audio.writer import check_output_format, write_stream
 from snac_cli.codec.models import load_model
+from snac_cli.engine.push_batcher import PushBatcher
 from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.format.export import read_tokens
 from snac_cli.format.token_stream import TextTokens, TokenFrames
@@ -137,7 +138,8 @@ class TokenStream:
     """A language model's flat tokens in, one at a time or in runs, final audio out: the Python side of
     `snac decode --tokens`. `push` returns the audio now final (channels 1, samples), `finish` the rest,
     `reset` starts over; `lookahead_frames` / `lookahead_ms` say how far behind the tokens the audio runs
-    (a smaller `lookahead` trades exactness for latency, as StreamDecoder's)."""
+    (a smaller `lookahead` trades exactness for latency, as StreamDecoder's; a `batcher` shares forward
+    passes with other threads' streams, as StreamDecoder's)."""
 
     def __init__(
         self,
@@ -146,10 +148,11 @@ class TokenStream:
         *,
         seed: int = 0,
         lookahead: int | None = None,
+        batcher: PushBatcher | None = None,
     ):
         snac_model = load_model(replace(model, name=model.name or DEFAULT_MODEL))
         self.parser = token_parser(snac_model, tokens)
-        self.decoder = StreamDecoder(snac_model, seed=seed, lookahead=lookahead)
+        self.decoder = StreamDecoder(snac_model, seed=seed, lookahead=lookahead, batcher=batcher)
         self.sampling_rate = snac_model.sampling_rate
         self.lookahead_frames, self.lookahead_ms = self.decoder.lookahead_frames, self.decoder.lookahead_ms
 

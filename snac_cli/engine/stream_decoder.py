@@ -10,15 +10,21 @@ how the codes were split either. Several streams of equal pushes can step togeth
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from snac_cli.engine.stream_layers import Backend, build
+from snac_cli.engine.layer_backend import Backend
+from snac_cli.engine.stream_layers import build
 from snac_cli.model import SNAC
 from snac_cli.model.fast import prepared
+
+if TYPE_CHECKING:
+    from snac_cli.engine.push_batcher import PushBatcher
 
 
 class StreamDecoder:
@@ -30,12 +36,20 @@ class StreamDecoder:
     included (`exact_lookahead_frames`), so that every sample is final. A smaller `lookahead` returns audio
     sooner, each push decoding the samples not yet final as if the last frame pushed repeated (as a stream's
     end is padded); they are approximate, and the decoder's own state stays exact, so errors never build up.
-    `batch` streams step together; each push then carries codes (batch, n_i) per scale."""
+    `batch` streams step together; each push then carries codes (batch, n_i) per scale. With a `batcher`,
+    pushes from other threads' streams may share a forward pass with this one's (engine/push_batcher.py)."""
 
     def __init__(
-        self, model: SNAC, *, seed: int = 0, batch: int = 1, max_frames: int | None = None, lookahead: int | None = None
+        self,
+        model: SNAC,
+        *,
+        seed: int = 0,
+        batch: int = 1,
+        max_frames: int | None = None,
+        lookahead: int | None = None,
+        batcher: PushBatcher | None = None,
     ):
-        self.model, self.seed, self.batch = model, seed, batch
+        self.model, self.seed, self.batch, self.batcher = model, seed, batch, batcher
         self.strides = list(model.vq_strides)
         self.frame_steps = math.lcm(*self.strides)  # latent steps per frame
         self.frame_samples = self.frame_steps * model.hop_length
@@ -57,7 +71,7 @@ class StreamDecoder:
 
     def reset(self) -> None:
         """Start a new stream (the same seed)."""
-        self.root = build(self.model.decoder.model, self.backend, self.seed, [])
+        self.root = build(self.model.decoder.model, self.backend, self.seed, self.batch, [])
         self.steps = 0  # latent steps pushed
         self.last: list[torch.Tensor] | None = None  # the last frame's codes: the end is padded with them
         self.given = 0  # samples returned, final or (with a smaller lookahead) not
@@ -71,7 +85,15 @@ class StreamDecoder:
         return worst
 
     def push(self, codes: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
-        """Codes per scale, (batch, n_i) or (n_i,), whole frames: returns the audio now final, (batch, samples)."""
+        """Codes per scale, (batch, n_i) or (n_i,), whole frames: returns the audio now final, (batch, samples).
+        With a `batcher`, the push may share its forward pass with other streams' (the same audio)."""
+        tensors = self.checked(codes)
+        if self.batcher is not None and tensors[0].shape[1] and (key := self.step_key(tensors)) is not None:
+            return self.batcher.push(self, tensors, key)
+        return push_together([self], [tensors])[0]
+
+    def checked(self, codes: Sequence[np.ndarray | torch.Tensor]) -> list[torch.Tensor]:
+        """Codes per scale as (batch, n_i) tensors on the model's device, checked to be whole frames."""
         tensors = [torch.as_tensor(np.asarray(c) if not isinstance(c, torch.Tensor) else c) for c in codes]
         tensors = [t.reshape(self.batch, -1).to(self.device, torch.long) for t in tensors]
         steps = tensors[0].shape[1] * self.strides[0]
@@ -79,15 +101,22 @@ class StreamDecoder:
             raise ValueError("codes of every scale must cover the same whole frames")
         if steps % self.frame_steps:
             raise ValueError("push whole frames")
-        if steps == 0:
-            return np.zeros((self.batch, 0), dtype=np.float32)
-        self.last = [t[:, -(self.frame_steps // s) :] for t, s in zip(tensors, self.strides, strict=True)]
-        self.steps += steps
-        start = self.root.emitted
-        audio = self.unseen(self.run(tensors, final=False), start)
-        if not self.early:
-            return audio
-        return np.concatenate([audio, self.guess()], axis=1)
+        return tensors
+
+    def step_key(self, codes: list[torch.Tensor]) -> tuple[object, ...] | None:
+        """What a push must share with others' to step together with them (None: it steps alone): the
+        model, the steps pushed, and the stream's state shape, which repeats with the position modulo a
+        padding unit once every layer is past its start (before, only streams at the same position match).
+        A smaller lookahead guesses on a copy of each stream's state: those streams step alone."""
+        if self.early:
+            return None
+        position = self.steps % self.unit_steps if self.root.settled() else -1 - self.steps
+        return (id(self.model), self.max_steps, codes[0].shape[1], position)
+
+    def pushed(self, codes: list[torch.Tensor]) -> None:
+        """Count codes in (their audio being decoded): the last frame is kept, as the end is padded with it."""
+        self.last = [t[:, -(self.frame_steps // s) :] for t, s in zip(codes, self.strides, strict=True)]
+        self.steps += codes[0].shape[1] * self.strides[0]
 
     def unseen(self, audio: np.ndarray, start: int) -> np.ndarray:
         """Of final audio from sample `start` on, what was not returned early."""
@@ -141,3 +170,31 @@ class StreamDecoder:
                 audio = self.root.push(x, final and end == steps)
             out.append(audio.reshape(self.batch, -1).float().cpu().numpy())
         return np.concatenate(out, axis=1)
+
+
+def push_together(decoders: list[StreamDecoder], codes: list[list[torch.Tensor]]) -> list[np.ndarray]:
+    """Each stream's push of checked codes, in one forward pass: the streams' states stacked as one batch
+    (all with the same `step_key`), each getting the audio its own push would give. Positional noise is
+    drawn per row for its own stream, and every layer treats the rows alike, so only the arithmetic of a
+    larger batch can differ (within float rounding)."""
+    first = decoders[0]
+    if codes[0][0].shape[1] == 0:
+        return [np.zeros((d.batch, 0), dtype=np.float32) for d in decoders]
+    starts = [d.root.emitted for d in decoders]
+    if len(decoders) == 1:
+        audio = first.run(codes[0], final=False)
+    else:
+        batch = copy.copy(first)
+        batch.batch = sum(d.batch for d in decoders)
+        batch.root = first.root.stacked([d.root for d in decoders[1:]])
+        audio = batch.run([torch.cat(scale) for scale in zip(*codes, strict=True)], final=False)
+        rows = np.cumsum([0] + [d.batch for d in decoders])
+        for i in [*range(1, len(decoders)), 0]:  # the first stream last: the others' positions move from its
+            decoders[i].root.follow(batch.root, first.root, slice(rows[i], rows[i + 1]))
+    out, row = [], 0
+    for decoder, pushed, start in zip(decoders, codes, starts, strict=True):
+        decoder.pushed(pushed)
+        mine = decoder.unseen(audio[row : row + decoder.batch], start)
+        out.append(np.concatenate([mine, decoder.guess()], axis=1) if decoder.early else mine)
+        row += decoder.batch
+    return out

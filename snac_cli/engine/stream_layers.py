@@ -4,83 +4,52 @@ soon as its inputs are all there (engine/stream_decoder.py puts them together)."
 from __future__ import annotations
 
 import copy
+from typing import ClassVar, cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from snac_cli.engine.layer_backend import Backend
 from snac_cli.model.attention import LocalMHA
 from snac_cli.model.decoder import DecoderBlock
-from snac_cli.model.fast import FastPath
 from snac_cli.model.layers import NoiseBlock, ResidualUnit, Snake1d, positional_noise
 
 
-class Backend:
-    """How a layer runs: the CPU fast path on time-major (B, T, C) tensors, or the modules on (B, C, T)."""
-
-    def __init__(self, fast: FastPath | None):
-        self.fast = fast
-        self.time = 1 if fast else 2  # the time axis
-
-    def length(self, x: torch.Tensor) -> int:
-        return x.shape[self.time]
-
-    def cut(self, x: torch.Tensor, start: int, end: int) -> torch.Tensor:
-        return x.narrow(self.time, start, end - start)
-
-    def kept(self, x: torch.Tensor, start: int, end: int) -> torch.Tensor:
-        """The steps a layer keeps for its next push, copied: a view would hold the whole step's activation in
-        memory (measured: the 32 kHz decoder peaked at 5.0 GB on a long file, every layer's activation alive)."""
-        return self.cut(x, start, end).clone()
-
-    def channels(self, x: torch.Tensor) -> int:
-        return x.shape[3 - self.time]
-
-    def empty(self, x: torch.Tensor, channels: int) -> torch.Tensor:
-        """No steps, `channels` wide, like x."""
-        shape = (x.shape[0], 0, channels) if self.fast else (x.shape[0], channels, 0)
-        return x.new_zeros(shape)
-
-    def valid_conv(self, conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
-        """The convolution without padding: outputs only where the kernel lies wholly inside x."""
-        if self.fast is None:
-            return F.conv1d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
-        return self.fast.conv(conv, x.contiguous(), pad=0)
-
-    def padded(self, x: torch.Tensor, left: int, right: int) -> torch.Tensor:
-        """x with zero steps before and after it (the sequence's true edges)."""
-        if not left and not right:
-            return x
-        return F.pad(x, (0, 0, left, right) if self.fast else (left, right))
-
-    def join(self, a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
-        return b if a is None or self.length(a) == 0 else torch.cat([a, b], dim=self.time)
-
-    def apply(self, layer: nn.Module, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
-        """The layer on x; `owned`: nothing else reads x afterwards, so the fast path may overwrite it."""
-        if self.fast is None:
-            return layer(x)
-        owned = owned and x.is_contiguous()
-        x = x.contiguous()
-        if isinstance(layer, nn.ConvTranspose1d):
-            return self.fast.conv_transpose(layer, x)
-        if isinstance(layer, nn.Conv1d):
-            return self.fast.conv(layer, x)
-        if isinstance(layer, Snake1d):
-            return self.fast.snake(layer, x, owned=owned)
-        if isinstance(layer, nn.Tanh):
-            return x.tanh_() if owned else x.tanh()
-        if isinstance(layer, LocalMHA):
-            return self.fast.attention(layer, x)
-        return self.fast.run(layer, x)
-
-
 class Node:
-    """One layer, or a group of them, as a stream: `push` the next inputs, get the outputs now final."""
+    """One layer, or a group of them, as a stream: `push` the next inputs, get the outputs now final.
+
+    Streams of one layer whose states have the same shape (see `settled`) can step together: `stacked`
+    makes them one batch, `follow` gives each its part of the batch's state after a push."""
+
+    KEPT: ClassVar[tuple[str, ...]] = ()  # the tensors it keeps between pushes, (batch, ...)
+    COUNTERS: ClassVar[tuple[str, ...]] = ("received", "emitted")  # positions, all moved alike by a push
 
     def __init__(self, backend: Backend):
         self.backend = backend
         self.received = self.emitted = 0
+
+    def settled(self) -> bool:
+        """Whether the stream is past its start: from here on, its state's shape repeats with the position
+        (modulo the attention window), so streams at different positions can step together."""
+        return True
+
+    def stacked(self, others: list[Node]) -> Node:
+        """This stream and others of the same layer, in states of the same shape, as one batch: their rows
+        after this one's. Its positions are this stream's (each row's noise keeps its own)."""
+        batch = copy.copy(self)
+        for name in self.KEPT:
+            mine = getattr(self, name)
+            setattr(batch, name, None if mine is None else torch.cat([mine, *(getattr(o, name) for o in others)]))
+        return batch
+
+    def follow(self, batch: Node, first: Node, rows: slice) -> None:
+        """Take this stream's part of `batch` after a push: its rows of the kept tensors, its positions moved
+        as the batch's moved from `first`'s (the stream whose positions the batch took; it follows last)."""
+        for name in self.KEPT:
+            kept = getattr(batch, name)
+            setattr(self, name, None if kept is None else kept[rows])
+        for name in self.COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(batch, name) - getattr(first, name))
 
     def ready(self, received: int, final: bool) -> int:
         """How many outputs are final once `received` inputs have arrived (all of them when `final`)."""
@@ -115,21 +84,37 @@ class Pointwise(Node):
 class Noise(Node):
     """A NoiseBlock: x + noise * conv1x1(x), its noise drawn for the absolute positions (model/layers.py)."""
 
-    def __init__(self, backend: Backend, block: NoiseBlock, index: int, seed: int):
+    def __init__(self, backend: Backend, block: NoiseBlock, index: int, seed: int, batch: int):
         super().__init__(backend)
-        self.block, self.index, self.seed = block, index, seed
+        self.block, self.index = block, index
+        # Each row's noise: (seed, item, its position less the stream's), so that in a batch of streams each
+        # row draws what its own stream would.
+        self.rows = [(seed, item, 0) for item in range(batch)]
+
+    def stacked(self, others: list[Node]) -> Node:
+        batch = super().stacked(others)
+        assert isinstance(batch, Noise)
+        batch.rows = [row for node in (self, *others) for row in shifted(node, self.received)]
+        return batch
 
     def push(self, x: torch.Tensor, final: bool) -> torch.Tensor:
         n = self.backend.length(x)
         if n == 0:
             return x
         batch = x.shape[0]
-        noise = positional_noise(self.seed, self.index, self.received, n, batch).to(x.device, x.dtype)
+        rows = [(seed, item, self.received + shift) for seed, item, shift in self.rows]
+        noise = positional_noise(self.index, n, rows).to(x.device, x.dtype)
         self.received += n
         self.emitted = self.received
         h = self.backend.apply(self.block.linear, x)
         shape = (batch, n, 1) if self.backend.fast else (batch, 1, n)
         return torch.addcmul(x, noise.view(shape), h, out=h)
+
+
+def shifted(node: Node, received: int) -> list[tuple[int, int, int]]:
+    """A noise node's rows, their shifts counted from a stream that has received `received` positions."""
+    assert isinstance(node, Noise)
+    return [(seed, item, shift + node.received - received) for seed, item, shift in node.rows]
 
 
 class Conv(Node):
@@ -142,6 +127,11 @@ class Conv(Node):
         self.conv, self.reach = conv, p
         self.buffer: torch.Tensor | None = None
         self.start = 0  # absolute position of buffer[0]
+
+    KEPT, COUNTERS = ("buffer",), ("received", "emitted", "start")
+
+    def settled(self) -> bool:
+        return self.emitted >= self.reach  # no zeros before the start in its next window
 
     def ready(self, received: int, final: bool) -> int:
         return received if final else max(0, received - self.reach)
@@ -175,6 +165,11 @@ class ConvTranspose(Node):
         self.buffer: torch.Tensor | None = None
         self.start = 0
 
+    KEPT, COUNTERS = ("buffer",), ("received", "emitted", "start")
+
+    def settled(self) -> bool:
+        return self.emitted + self.pad >= self.stride  # its first input needed is past the start
+
     def ready(self, received: int, final: bool) -> int:
         return received * self.stride if final else max(0, received * self.stride - self.pad)
 
@@ -205,6 +200,8 @@ class Window(Node):
         self.attention, self.size = attention, attention.window_size
         self.buffer: torch.Tensor | None = None
 
+    KEPT = ("buffer",)
+
     def ready(self, received: int, final: bool) -> int:
         return received if final else received // self.size * self.size
 
@@ -233,6 +230,21 @@ class Chain(Node):
         twin.nodes = [node.copy() for node in self.nodes]
         return twin
 
+    def settled(self) -> bool:
+        return all(node.settled() for node in self.nodes)
+
+    def stacked(self, others: list[Node]) -> Node:
+        batch = super().stacked(others)
+        assert isinstance(batch, Chain)
+        batch.nodes = [n.stacked([cast(Chain, o).nodes[i] for o in others]) for i, n in enumerate(self.nodes)]
+        return batch
+
+    def follow(self, batch: Node, first: Node, rows: slice) -> None:
+        assert isinstance(batch, Chain) and isinstance(first, Chain)
+        for mine, batched, firsts in zip(self.nodes, batch.nodes, first.nodes, strict=True):
+            mine.follow(batched, firsts, rows)
+        super().follow(batch, first, rows)
+
     def ready(self, received: int, final: bool) -> int:
         for node in self.nodes:
             received = node.ready(received, final)
@@ -254,10 +266,28 @@ class Residual(Node):
         self.branch = branch
         self.skip: torch.Tensor | None = None
 
+    KEPT = ("skip",)
+
     def copy(self) -> Residual:
         twin = copy.copy(self)
         twin.branch = self.branch.copy()
         return twin
+
+    def settled(self) -> bool:
+        return self.branch.settled()
+
+    def stacked(self, others: list[Node]) -> Node:
+        batch = super().stacked(others)
+        assert isinstance(batch, Residual)
+        branch = self.branch.stacked([cast(Residual, o).branch for o in others])
+        assert isinstance(branch, Chain)
+        batch.branch = branch
+        return batch
+
+    def follow(self, batch: Node, first: Node, rows: slice) -> None:
+        assert isinstance(batch, Residual) and isinstance(first, Residual)
+        self.branch.follow(batch.branch, first.branch, rows)
+        super().follow(batch, first, rows)
 
     def ready(self, received: int, final: bool) -> int:
         return self.branch.ready(received, final)
@@ -272,23 +302,23 @@ class Residual(Node):
         return out
 
 
-def build(layer: nn.Module, backend: Backend, seed: int, noises: list[int]) -> Node:
-    """The stream node of a decoder layer (and of everything below it)."""
+def build(layer: nn.Module, backend: Backend, seed: int, batch: int, noises: list[int]) -> Node:
+    """The stream node of a decoder layer (and of everything below it), for `batch` rows."""
     if isinstance(layer, nn.Sequential):
-        nodes = [build(child, backend, seed, noises) for child in layer]
+        nodes = [build(child, backend, seed, batch, noises) for child in layer]
         for node in nodes[1:]:  # each takes the fresh output of the one before
             if isinstance(node, Pointwise):
                 node.owned = True
         return Chain(backend, nodes)
     if isinstance(layer, DecoderBlock):
-        return build(layer.block, backend, seed, noises)
+        return build(layer.block, backend, seed, batch, noises)
     if isinstance(layer, ResidualUnit):
-        branch = build(layer.block, backend, seed, noises)
+        branch = build(layer.block, backend, seed, batch, noises)
         assert isinstance(branch, Chain)
         return Residual(backend, branch)
     if isinstance(layer, NoiseBlock):
         noises.append(len(noises))
-        return Noise(backend, layer, noises[-1], seed)
+        return Noise(backend, layer, noises[-1], seed, batch)
     if isinstance(layer, nn.ConvTranspose1d):
         return ConvTranspose(backend, layer)
     if isinstance(layer, nn.Conv1d):

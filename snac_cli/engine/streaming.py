@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import torch
 
+from snac_cli.engine.push_batcher import PushBatcher
 from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.model import SNAC
 from snac_cli.progress import Advance  # here called with audio samples (model rate) just finished
@@ -113,6 +114,7 @@ def decode_stream(
     window_seconds: float | None = None,
     lookahead: int | None = None,
     advance: Advance | None = None,
+    batcher: PushBatcher | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode codes arriving in pieces of whole frames, per scale (channels, n_i), as container chunks bring
     them: yields audio blocks (channels, n) as they become final. However the codes are split, the audio is
@@ -120,7 +122,8 @@ def decode_stream(
     drawn from `seed`. It covers every frame; trimming to the original length is the caller's.
 
     `window_seconds` bounds the audio decoded per forward pass (memory); it does not change the result.
-    A `lookahead` under the model's own yields audio sooner, approximate where fewer frames follow it."""
+    A `lookahead` under the model's own yields audio sooner, approximate where fewer frames follow it.
+    A `batcher` lets its forward passes be shared with other threads' streams (the same audio)."""
     decoder: StreamDecoder | None = None
     frames = None if window_seconds is None else max(1, round(window_seconds * model.sampling_rate / frame(model)))
     for chunk in chunks:
@@ -128,7 +131,7 @@ def decode_stream(
             seconds = DECODE_WINDOW_SECONDS if model.attn_window_size is None else DECODE_WINDOW_SECONDS_ATTENTION
             default = round(seconds * model.sampling_rate / frame(model))
             decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=frames or default,
-                                    lookahead=lookahead)  # fmt: skip
+                                    lookahead=lookahead, batcher=batcher)  # fmt: skip
         audio = decoder.push([c.astype(np.int64, copy=False) for c in chunk])
         if audio.shape[1]:
             if advance:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -69,19 +70,21 @@ def residual_stack(dim: int, groups: int) -> list[nn.Module]:
 NOISE_BLOCK = 1 << 12  # positions per independent draw of positional noise
 
 
-def positional_noise(seed: int, layer: int, start: int, length: int, batch: int) -> torch.Tensor:
-    """The noise (batch, length) of noise layer `layer` at positions start .. start + length - 1.
+def positional_noise(layer: int, length: int, rows: Sequence[tuple[int, int, int]]) -> torch.Tensor:
+    """The noise (len(rows), length) of noise layer `layer`, a row per (seed, item, start): item `item`'s
+    noise at positions start .. start + length - 1.
 
     Each block of NOISE_BLOCK positions of each layer and batch item is drawn from a generator of its own,
-    seeded from (seed, layer, item, block): any split of a sequence, in any pieces, on any device, draws the
-    same noise. (`SNAC.decode` draws from the global generator instead, as the reference does.)"""
-    first, last = start // NOISE_BLOCK, (start + length - 1) // NOISE_BLOCK
-    offset = start - first * NOISE_BLOCK
-    rows = []
-    for item in range(batch):
+    seeded from (seed, layer, item, block): any split of a sequence, in any pieces, on any device, and any
+    company in a batch, draws the same noise. (`SNAC.decode` draws from the global generator instead, as
+    the reference does.)"""
+    out = []
+    for seed, item, start in rows:
+        first, last = start // NOISE_BLOCK, (start + length - 1) // NOISE_BLOCK
+        offset = start - first * NOISE_BLOCK
         blocks = [noise_block(seed, layer, item, block) for block in range(first, last + 1)]
-        rows.append(torch.cat(blocks)[offset : offset + length])
-    return torch.stack(rows)
+        out.append(torch.cat(blocks)[offset : offset + length])
+    return torch.stack(out)
 
 
 @functools.lru_cache(maxsize=64)

@@ -9,6 +9,7 @@ import hmac
 import inspect
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -168,7 +169,8 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        text = metrics.render(service.working, service.batcher.sizes)
+        pushes = service.push_batcher.sizes if service.push_batcher else Counter[int]()
+        text = metrics.render(service.working, service.encode_batcher.sizes, pushes)
         return Response(text, media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models")

@@ -28,8 +28,9 @@ class Metrics:
     def audio(self, endpoint: str, seconds: float) -> None:
         self.audio_seconds[endpoint] += seconds
 
-    def render(self, working: int, batches: Counter[int]) -> str:
-        """The text exposition; `working`: requests at work now; `batches`: encode batches run, by size."""
+    def render(self, working: int, batches: Counter[int], pushes: Counter[int]) -> str:
+        """The text exposition; `working`: requests at work now; `batches`: encode batches run, by size;
+        `pushes`: decoding forward passes shared by streams and decodes, by how many shared them."""
         lines = ["# TYPE snac_requests_total counter"]
         for (endpoint, status), n in sorted(self.requests.items()):
             lines.append(f'snac_requests_total{{endpoint="{endpoint}",status="{status}"}} {n}')
@@ -43,6 +44,8 @@ class Metrics:
         lines += ["# TYPE snac_requests_working gauge", f"snac_requests_working {working}"]
         lines.append("# TYPE snac_encode_batches_total counter")
         lines += [f'snac_encode_batches_total{{size="{size}"}} {n}' for size, n in sorted(batches.items())]
+        lines.append("# TYPE snac_decode_batches_total counter")
+        lines += [f'snac_decode_batches_total{{size="{size}"}} {n}' for size, n in sorted(pushes.items())]
         lines.append("# TYPE snac_request_seconds histogram")
         for endpoint, counts in sorted(self.latency.items()):
             total = 0

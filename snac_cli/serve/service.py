@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+from snac_cli.codec import PushBatcher
 from snac_cli.codec.decoding import decode_file, verify
 from snac_cli.codec.encoding import encode_file
 from snac_cli.codec.models import header_for, load_model
@@ -73,9 +74,12 @@ class Service:
         self.working = 0
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="snac-worker")
         # Stream pushes are short and wait on nothing else: their own lane keeps them from queueing behind
-        # whole files (32 clients on 2 workers: a stream's first audio came after 9.3 s, median).
-        self.stream_lane = ThreadPoolExecutor(1, thread_name_prefix="snac-stream")
-        self.batcher = EncodeBatcher(settings.max_batch, settings.max_wait_ms, self.run)
+        # whole files (32 clients on 2 workers: a stream's first audio came after 9.3 s, median). Pushes
+        # that share a forward pass wait for each other, each in its own thread: a lane of --max-batch.
+        self.stream_lane = ThreadPoolExecutor(settings.max_batch, thread_name_prefix="snac-stream")
+        self.encode_batcher = EncodeBatcher(settings.max_batch, settings.max_wait_ms, self.run)
+        # Decodes and token streams share forward passes through it (None: with --max-batch 1, none wait).
+        self.push_batcher = PushBatcher(settings.max_batch, settings.max_wait_ms) if settings.max_batch > 1 else None
 
     async def run(self, job: Callable[..., T], *args: Any, stream: bool = False) -> T:
         """Run a job off the event loop: on a worker, or (a stream's push) on the streams' lane."""
@@ -105,7 +109,7 @@ class Service:
 
     async def encode_batched(self, body: bytes, settings: EncodeSettings, model: str | None) -> tuple[bytes, float]:
         """As `encode`, in a forward pass shared with other requests that arrive within --max-wait-ms."""
-        return await self.batcher.encode(body, settings, self.model(model))
+        return await self.encode_batcher.encode(body, settings, self.model(model))
 
     def encode(
         self, body: bytes, settings: EncodeSettings, model: str | None, gone: threading.Event | None = None
@@ -161,7 +165,8 @@ class Service:
         """A `.snac` file -> WAV with a streaming header (as `snac decode FILE -` writes it), or raw 16-bit PCM,
         written to `out` as it becomes final; returns the seconds decoded. The file is checked through first."""
         model = self.file_model(body)
-        return decode_file(io.BytesIO(body), out, settings, model=model, raw=raw, progress=watched(gone)) or 0.0
+        return decode_file(io.BytesIO(body), out, settings, model=model, raw=raw, progress=watched(gone),
+                           batcher=self.push_batcher) or 0.0  # fmt: skip
 
     def decode(
         self, body: bytes, settings: DecodeSettings, audio_format: str, gone: threading.Event | None = None
@@ -170,5 +175,6 @@ class Service:
         model = self.file_model(body)
         with tempfile.TemporaryDirectory(prefix="snac-serve-") as folder:
             target = Path(folder) / f"decoded.{audio_format}"
-            seconds = decode_file(io.BytesIO(body), target, settings, model=model, progress=watched(gone))
+            seconds = decode_file(io.BytesIO(body), target, settings, model=model, progress=watched(gone),
+                                  batcher=self.push_batcher)  # fmt: skip
             return target.read_bytes(), seconds or 0.0

@@ -45,7 +45,9 @@ async def stream_tokens(
     samples, rate = 0, 0
     try:
         await socket.accept()
-        stream = await service.run(lambda: TokenStream(model, tokens, lookahead=lookahead), stream=True)
+        stream = await service.run(
+            lambda: TokenStream(model, tokens, lookahead=lookahead, batcher=service.push_batcher), stream=True
+        )
         rate = stream.sampling_rate
         while True:
             message = json.loads(await socket.receive_text())
