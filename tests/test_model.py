@@ -171,3 +171,39 @@ def test_the_official_shapes_use_every_fast_path_kernel(checkpoint):
         for part in (model.encoder, model.decoder):
             kinds |= {prepared[0] for prepared in FastPath(part).weights.values() if isinstance(prepared[0], str)}
     assert kinds == {"taps", "frames", "linear", "oneDNN", "polyphase", "pairs"}
+
+
+def test_threads_sharing_the_fast_path_each_mask_only_their_own_batch(models):
+    """One prepared model serves every thread (a server's workers): a batch's item lengths belong to its own
+    pass, never to another thread's (the load test once crashed one and could have mismasked another)."""
+    import threading
+
+    import numpy as np
+
+    from snac_cli.engine.batching import encode_batch
+
+    model = models("tiny")[1]
+    rng = np.random.default_rng(0)
+    jobs = [[rng.standard_normal((1, n)).astype(np.float32) for n in (3000, 9000)],
+            [rng.standard_normal((1, 20000)).astype(np.float32)]]  # fmt: skip
+    alone = [encode_batch(model, clips) for clips in jobs]
+    failures: list[str] = []
+
+    def loop(i: int) -> None:
+        for _ in range(15):
+            try:
+                got = encode_batch(model, jobs[i])
+            except Exception as e:
+                failures.append(f"{type(e).__name__}: {e}")
+                return
+            pairs = [(a, b) for x, y in zip(got, alone[i], strict=True) for a, b in zip(x, y, strict=True)]
+            same = all(np.array_equal(a, b) for a, b in pairs)
+            if not same:
+                failures.append(f"job {i}: other codes")
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert failures == []

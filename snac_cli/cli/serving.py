@@ -69,6 +69,7 @@ def serve(
         import uvicorn
 
         from snac_cli.serve.app import create_app
+        from snac_cli.serve.server import DrainingServer
         from snac_cli.serve.service import Service
     except ImportError as e:
         raise UsageError(f"snac serve needs the serve extra: pip install 'snac-cli[serve]' ({e})") from None
@@ -78,7 +79,9 @@ def serve(
     # client that leaves mid-response must end only its own connection (the load test's faults killed it).
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     say(f"serving {', '.join(settings.models)} on http://{host}:{port} (Ctrl-C stops)")
-    uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    config = uvicorn.Config(create_app(settings, service), host=host, port=port, log_level="warning",
+                            timeout_graceful_shutdown=30)  # fmt: skip
+    DrainingServer(config, service, grace=settings.timeout_seconds).run()
 
 
 def check_exposure(settings: ServeSettings) -> None:

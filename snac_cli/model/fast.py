@@ -8,6 +8,7 @@ rounding (>= 99.9 % of codes equal). Weights are prepared once per model.
 
 from __future__ import annotations
 
+import threading
 import weakref
 
 import torch
@@ -74,7 +75,9 @@ class FastPath:
     """Runs the folded (inference) encoder or decoder of a SNAC model on (B, T, C) activations."""
 
     def __init__(self, model: nn.Module):
-        self.lengths: list[int] | None = None  # valid steps of each batch item at the current layer
+        # Each thread's own: one FastPath serves every thread that runs the model (a server's workers), and a
+        # batch's lengths must never mask another thread's pass (found by the load test: an IndexError).
+        self.local = threading.local()
         self.weights: dict[nn.Module, tuple] = {}
         for module in model.modules():
             if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
@@ -125,6 +128,15 @@ class FastPath:
             return self.run(layers, x.transpose(1, 2).contiguous()).transpose(1, 2)
         finally:
             self.lengths = None
+
+    @property
+    def lengths(self) -> list[int] | None:
+        """The valid steps of each batch item at the current layer, in this thread's pass."""
+        return getattr(self.local, "lengths", None)
+
+    @lengths.setter
+    def lengths(self, value: list[int] | None) -> None:
+        self.local.lengths = value
 
     def masked(self, conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
         """Zero each batch item past its length (in place: nothing past it is ever read as valid) and carry the

@@ -24,7 +24,7 @@ from snac_cli.errors import InputError, ModelError, OutputError, SnacError, Usag
 from snac_cli.format.container import read_snac
 from snac_cli.format.export import flat_tokens
 from snac_cli.serve.metrics import Metrics
-from snac_cli.serve.service import Busy, NotServed, Service, TooLarge, TooLong
+from snac_cli.serve.service import Busy, NotServed, Service, ShuttingDown, TooLarge, TooLong, Unauthorized
 from snac_cli.serve.streams import Pipe, stream_tokens
 from snac_cli.settings import (
     Channels,
@@ -38,8 +38,8 @@ from snac_cli.settings import (
 
 T = TypeVar("T")
 PAGE = Path(__file__).parent / "static" / "index.html"  # shipped in the package (hatch takes the folder)
-STATUS = [(Busy, 503), (NotServed, 404), (TooLarge, 413), (TooLong, 504), (UsageError, 400), (InputError, 422),
-          (ModelError, 422), (OutputError, 500)]  # fmt: skip
+STATUS = [(Busy, 503), (Unauthorized, 401), (NotServed, 404), (TooLarge, 413), (TooLong, 504), (UsageError, 400),
+          (InputError, 422), (ModelError, 422), (OutputError, 500)]  # fmt: skip
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "raw": "application/octet-stream"}
 
 
@@ -47,6 +47,16 @@ def error(e: SnacError) -> JSONResponse:
     status = next((s for kind, s in STATUS if isinstance(e, kind)), 400)
     headers = {"Retry-After": "1"} if isinstance(e, Busy) else None
     return JSONResponse({"error": str(e), "code": type(e).__name__}, status_code=status, headers=headers)
+
+
+class Cut(Exception):
+    """A streamed response stopped part way (past --timeout): its connection is dropped, unfinished, so that
+    the client cannot take a cut stream for a whole one."""
+
+
+def cut(e: BaseException) -> bool:
+    """Whether `e` is a Cut, or a group of errors that holds one (a task group may wrap it)."""
+    return isinstance(e, Cut) or any(cut(inner) for inner in getattr(e, "exceptions", ()))
 
 
 class Gate:
@@ -71,6 +81,10 @@ class Gate:
         try:
             refused = self.refusal(scope)
             await (refused(scope, receive, sent) if refused else self.app(scope, receive, sent))
+        except Exception as e:
+            if not cut(e):
+                raise
+            status[0] = 504  # returning unfinished makes uvicorn drop the connection
         finally:
             self.observe(scope["path"], status[0], time.perf_counter() - start)
 
@@ -93,10 +107,15 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         return error(e)
 
     def refusal(scope: Scope) -> JSONResponse | None:
-        """What a request gets before any route sees it: 401 without the token, 413 past the body limit."""
+        """What a request gets before any route sees it: 503 while the server drains, 401 without the
+        token, 413 past the body limit."""
+        if service.draining:
+            refused = error(ShuttingDown("the server is shutting down: try another, or again later"))
+            refused.headers["Connection"] = "close"
+            return refused
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if scope["path"] != "/" and not authorized(headers.get("authorization")):
-            return JSONResponse({"error": "a valid token is needed", "code": "Unauthorized"}, status_code=401)
+            return error(Unauthorized("a valid token is needed"))
         declared = headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > limit:
             return error(TooLarge(f"the body is over --max-body-mb {settings.max_body_mb:g}"))
@@ -238,12 +257,26 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
 
     async def streamed(job: Callable[[BinaryIO], float], media_type: str, gone: threading.Event) -> Response:
         """Run job(out) on a worker and stream what it writes. Until its first piece, a failure is the usual
-        JSON error (a `.snac` is checked through before any audio is written)."""
+        JSON error (a `.snac` is checked through before any audio is written). Past --timeout, the job stops
+        at its next step: before the first piece, with a 504; after, by dropping the connection (`Cut`)."""
         service.admit()
         loop, pieces = asyncio.get_running_loop(), asyncio.Queue[bytes | None]()
+        deadline = loop.time() + settings.timeout_seconds
         done = asyncio.ensure_future(service.run(job, Pipe(loop, pieces)))
         done.add_done_callback(lambda _: pieces.put_nowait(None))  # after every piece the job wrote
-        first = await pieces.get()
+
+        async def next_piece() -> bytes | None:
+            try:
+                return await asyncio.wait_for(pieces.get(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                gone.set()
+                raise
+
+        try:
+            first = await next_piece()
+        except asyncio.TimeoutError:
+            service.done()
+            raise TooLong(f"the request took over --timeout {settings.timeout_seconds:g} s") from None
         if first is None:
             service.done()
             done.result()  # its error, if any
@@ -254,7 +287,10 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
                 piece: bytes | None = first
                 while piece is not None:
                     yield piece
-                    piece = await pieces.get()
+                    try:
+                        piece = await next_piece()
+                    except asyncio.TimeoutError:
+                        raise Cut from None
                 metrics.audio("/v1/decode", done.result())
             finally:  # also when the client leaves: the job then stops at its next step
                 gone.set()

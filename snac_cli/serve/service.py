@@ -34,6 +34,14 @@ class Busy(SnacError):
     """The service is at its limit of requests at work."""
 
 
+class Unauthorized(SnacError):
+    """A request without the server's token."""
+
+
+class ShuttingDown(Busy):
+    """The server is draining: requests at work finish, new ones are refused."""
+
+
 class NotServed(SnacError):
     """A request named a model this service does not serve."""
 
@@ -72,6 +80,7 @@ class Service:
         self.settings = settings
         self.served = {model_id(name): name for name in settings.models}  # a file's model id -> our name
         self.working = 0
+        self.draining = False  # set by the first SIGINT/SIGTERM (serve/server.py): new requests get 503
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="snac-worker")
         # Stream pushes are short and wait on nothing else: their own lane keeps them from queueing behind
         # whole files (32 clients on 2 workers: a stream's first audio came after 9.3 s, median). Pushes

@@ -14,35 +14,41 @@ import numpy as np
 from fastapi import WebSocket, WebSocketDisconnect
 
 from snac_cli.audio.wav import wav_samples
-from snac_cli.errors import SnacError
-from snac_cli.serve.service import Busy, Service
+from snac_cli.errors import SnacError, UsageError
+from snac_cli.serve.service import Busy, Service, ShuttingDown, Unauthorized
 from snac_cli.settings import Offsets, OnInvalid, TokenSettings
 
 
 async def stream_tokens(
-    socket: WebSocket, service: Service, authorized: Callable[[str | None], bool]
+    socket: WebSocket,
+    service: Service,
+    authorized: Callable[[str | None], bool],
 ) -> tuple[int, int, int]:
-    """One WebSocket token stream, decoded by its own TokenStream; malformed messages close it with a reason.
-    Returns (samples sent, their rate, the close code: 1000 done, 1001 the client left, 1007 a bad message,
-    1008 refused, 1013 too busy)."""
+    """One WebSocket token stream, decoded by its own TokenStream. Without the token it is refused at the
+    handshake (403); when busy or shutting down it closes at once with 1013, for bad options or a model not
+    served with 1008, each with its reason; a malformed message closes it with 1007, no message for
+    --timeout seconds with 1008. Returns (samples sent, their rate, the close code (403 for a refusal):
+    1000 done, 1001 the client left, 1007, 1008, 1013, or 1011 for an error of ours)."""
     from snac_cli.codec.token_decoding import TokenStream
 
     query = socket.query_params
     header = socket.headers.get("authorization") or (f"Bearer {query['token']}" if "token" in query else None)
-    if not authorized(header):
-        await socket.close(code=1008, reason="a valid token is needed")
-        return 0, 0, 1008
     try:
-        tokens = TokenSettings(Offsets(query.get("offsets", "none")), int(query.get("base", "0")),
-                               on_invalid=OnInvalid(query.get("on_invalid", "error")))  # fmt: skip
-        lookahead = int(query["lookahead"]) if "lookahead" in query else None
+        if not authorized(header):
+            raise Unauthorized("a valid token is needed")
+        if service.draining:
+            raise ShuttingDown("the server is shutting down: try another, or again later")
+        try:
+            tokens = TokenSettings(Offsets(query.get("offsets", "none")), int(query.get("base", "0")),
+                                   on_invalid=OnInvalid(query.get("on_invalid", "error")))  # fmt: skip
+            lookahead = int(query["lookahead"]) if "lookahead" in query else None
+        except ValueError as e:
+            raise UsageError(f"the stream's options: {e}") from None
         model = service.model(query.get("model"))
         service.admit()
-    except (ValueError, SnacError) as e:
-        code = 1013 if isinstance(e, Busy) else 1008
-        await socket.close(code=code, reason=str(e)[:120])
-        return 0, 0, code
-    samples, rate = 0, 0
+    except SnacError as e:
+        return 0, 0, await refused(socket, e)
+    samples, rate, idle = 0, 0, service.settings.timeout_seconds
     try:
         await socket.accept()
         stream = await service.run(
@@ -50,7 +56,10 @@ async def stream_tokens(
         )
         rate = stream.sampling_rate
         while True:
-            message = json.loads(await socket.receive_text())
+            try:
+                message = json.loads(await asyncio.wait_for(socket.receive_text(), idle))
+            except asyncio.TimeoutError:
+                return samples, rate, await closed(socket, 1008, f"no message for --timeout {idle:g} s")
             if not isinstance(message, dict):
                 raise ValueError("a message is a JSON object")
             end = message.get("end") is True
@@ -73,6 +82,17 @@ async def stream_tokens(
         return samples, rate, await closed(socket, 1011, f"internal error: {type(e).__name__}")
     finally:
         service.done()
+
+
+async def refused(socket: WebSocket, e: SnacError) -> int:
+    """Refuse a stream: without the token, at the handshake (403: nothing is said to whoever it is); else
+    opened and closed at once, so that the close carries its code and reason to the client. (uvicorn logs
+    an error for every HTTP answer to a handshake but its 403.) Returns the code."""
+    if isinstance(e, Unauthorized):
+        await socket.close(code=1008)
+        return 403
+    await socket.accept()
+    return await closed(socket, 1013 if isinstance(e, Busy) else 1008, str(e))
 
 
 async def closed(socket: WebSocket, code: int, reason: str) -> int:
