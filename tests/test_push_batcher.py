@@ -66,10 +66,25 @@ def test_streams_at_any_positions_step_together_to_what_each_decodes_alone(model
     assert any(size > 2 for size, _ in shared)
 
 
-@pytest.mark.parametrize("max_batch", [1, 3, 8])
-def test_threads_pushing_through_a_batcher_get_what_they_get_alone(models, max_batch):
+@pytest.mark.parametrize(("max_batch", "running"), [(1, None), (3, None), (8, None), (8, 1)])
+def test_threads_pushing_through_a_batcher_get_what_they_get_alone(models, max_batch, running, monkeypatch):
+    """... and with `running` 1, no two batches run at once."""
+    import snac_cli.engine.stream_decoder as stream_decoder
+
     model, frames = models("tiny-lm"), 16
-    batcher = PushBatcher(max_batch, max_wait_ms=20)
+    batcher = PushBatcher(max_batch, max_wait_ms=20, running=running)
+    at_once, most = [0], [0]
+    original = stream_decoder.push_together
+
+    def counted(decoders, codes):
+        at_once[0] += 1
+        most[0] = max(most[0], at_once[0])
+        try:
+            return original(decoders, codes)
+        finally:
+            at_once[0] -= 1
+
+    monkeypatch.setattr(stream_decoder, "push_together", counted)
     codes = [random_codes(model, frames, batch=channels, seed=seed) for seed, channels, _ in STREAMS]
     results: dict[int, np.ndarray] = {}
 
@@ -88,6 +103,7 @@ def test_threads_pushing_through_a_batcher_get_what_they_get_alone(models, max_b
         assert np.abs(results[i] - decoded(model, codes[i], [frames], seed=seed)).max() <= 1e-5, f"stream {i}"
     assert max(batcher.sizes) <= max_batch and sum(n * k for n, k in batcher.sizes.items()) == len(STREAMS) * frames
     assert (max(batcher.sizes) > 1) == (max_batch > 1)
+    assert most[0] == 1 if running == 1 else most[0] >= 1
 
 
 def test_a_push_waits_only_for_a_stream_that_could_join_it(models):

@@ -47,12 +47,14 @@ class Batch:
 
 
 class PushBatcher:
-    """Shares forward passes between the streams that push through it, one thread per stream."""
+    """Shares forward passes between the streams that push through it, one thread per stream; at most
+    `running` batches run at once (None: no limit), and a batch waiting for its turn keeps gathering."""
 
-    def __init__(self, max_batch: int, max_wait_ms: float):
-        self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
+    def __init__(self, max_batch: int, max_wait_ms: float, running: int | None = None):
+        self.max_batch, self.max_wait, self.running = max_batch, max_wait_ms / 1000, running
         self.lock = threading.Condition()
         self.open: dict[tuple[object, ...], Batch] = {}  # batches still taking pushes, by step key
+        self.busy = 0  # batches running
         self.sizes: Counter[int] = Counter()  # batches run, by streams in them (for /metrics)
         # Each stream's next key, were its next push the size of its last, and when it last pushed (dropped
         # with the stream): the streams that may join a batch soon.
@@ -63,49 +65,71 @@ class PushBatcher:
         now, inside = time.monotonic(), {id(p.decoder) for p in batch.pushes}
         return sum(k == key and now - t < RECENT and id(d) not in inside for d, (k, t) in self.expected.items())
 
+    def full(self) -> bool:
+        return self.running is not None and self.busy >= self.running
+
     def push(self, decoder: StreamDecoder, codes: list[torch.Tensor], key: tuple[object, ...]) -> np.ndarray:
         """The decoder's push of checked codes, run with any others of its key that come within the wait."""
-        from snac_cli.engine.stream_decoder import push_together
-
         me = Waiting(decoder, codes)
         with self.lock:
-            batch = self.open.get(key)
-            leader = batch is None or batch.rows + decoder.batch > self.max_batch
-            if leader:
-                batch = self.open[key] = Batch()
-            assert batch is not None
-            batch.pushes.append(me)
-            batch.rows += decoder.batch
-            if batch.rows >= self.max_batch:
-                self.open.pop(key, None)  # full: the next push of this key starts a batch of its own
-            self.lock.notify_all()  # its leader looks again: full, or no other stream left to wait for
-            if not leader:
+            batch = self.join(me, key)
+            if batch is None:  # another push leads the batch: wait for it to run
                 while not me.done:
                     self.lock.wait()
-                if me.error is not None:
-                    raise me.error
-                assert me.audio is not None
-                return me.audio
-            deadline = time.monotonic() + self.max_wait
-            while self.open.get(key) is batch and self.others(batch, key) and (left := deadline - time.monotonic()) > 0:
-                self.lock.wait(min(left, 0.05))  # also to see a stream's RECENT run out
-            if self.open.get(key) is batch:
-                del self.open[key]
-            self.sizes[len(batch.pushes)] += 1
-        try:  # outside the lock: other keys gather and run meanwhile
+            else:
+                self.gather(batch, key)
+        if batch is not None:
+            self.run(batch)
+        if me.error is not None:
+            raise me.error
+        assert me.audio is not None
+        return me.audio
+
+    def join(self, me: Waiting, key: tuple[object, ...]) -> Batch | None:
+        """Join the open batch of `key`, or open one (returned: this push leads it)."""
+        batch = self.open.get(key)
+        leader = batch is None or batch.rows + me.decoder.batch > self.max_batch
+        if batch is None or leader:
+            batch = self.open[key] = Batch()
+        batch.pushes.append(me)
+        batch.rows += me.decoder.batch
+        if batch.rows >= self.max_batch:
+            self.open.pop(key, None)  # full: the next push of this key starts a batch of its own
+        self.lock.notify_all()  # its leader looks again: full, or no other stream left to wait for
+        return batch if leader else None
+
+    def gather(self, batch: Batch, key: tuple[object, ...]) -> None:
+        """Keep the batch open while a stream that could join may still come (up to the wait) or while no
+        runner is free; then close it and take a runner."""
+        deadline = time.monotonic() + self.max_wait
+
+        def worth_waiting() -> bool:
+            return self.full() or (self.others(batch, key) > 0 and time.monotonic() < deadline)
+
+        while self.open.get(key) is batch and worth_waiting():
+            self.lock.wait(0.05 if self.full() else max(0.0, min(deadline - time.monotonic(), 0.05)))
+        if self.open.get(key) is batch:
+            del self.open[key]
+        while self.full():  # closed full while another batch ran
+            self.lock.wait(0.05)
+        self.busy += 1
+        self.sizes[len(batch.pushes)] += 1
+
+    def run(self, batch: Batch) -> None:
+        """Run the batch (outside the lock: other keys gather meanwhile) and hand each push its audio."""
+        from snac_cli.engine.stream_decoder import push_together
+
+        try:
             results: list[np.ndarray] | None = push_together([p.decoder for p in batch.pushes],
                                                              [p.codes for p in batch.pushes])  # fmt: skip
             error = None
         except BaseException as e:  # each stream of the batch hears it
             results, error = None, e
         with self.lock:
+            self.busy -= 1
             now = time.monotonic()
             for i, waiting in enumerate(batch.pushes):
                 waiting.audio, waiting.error, waiting.done = (results[i] if results else None), error, True
                 if error is None:  # a failed stream is not waited for
                     self.expected[waiting.decoder] = (waiting.decoder.step_key(waiting.codes), now)
             self.lock.notify_all()
-        if me.error is not None:
-            raise me.error
-        assert me.audio is not None
-        return me.audio

@@ -188,7 +188,7 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        pushes = service.push_batcher.sizes if service.push_batcher else Counter[int]()
+        pushes = sum((b.sizes for b in (service.decode_batcher, service.stream_batcher) if b), Counter[int]())
         text = metrics.render(service.working, service.encode_batcher.sizes, pushes)
         return Response(text, media_type="text/plain; version=0.0.4")
 

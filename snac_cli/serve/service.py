@@ -87,8 +87,11 @@ class Service:
         # that share a forward pass wait for each other, each in its own thread: a lane of --max-batch.
         self.stream_lane = ThreadPoolExecutor(settings.max_batch, thread_name_prefix="snac-stream")
         self.encode_batcher = EncodeBatcher(settings.max_batch, settings.max_wait_ms, self.run)
-        # Decodes and token streams share forward passes through it (None: with --max-batch 1, none wait).
-        self.push_batcher = PushBatcher(settings.max_batch, settings.max_wait_ms) if settings.max_batch > 1 else None
+        # Decodes share forward passes through one, token streams through the other, running one batch at a
+        # time as the stream lane did, and gathering meanwhile (None: with --max-batch 1, nothing waits).
+        batching = settings.max_batch > 1
+        self.decode_batcher = PushBatcher(settings.max_batch, settings.max_wait_ms) if batching else None
+        self.stream_batcher = PushBatcher(settings.max_batch, settings.max_wait_ms, running=1) if batching else None
 
     async def run(self, job: Callable[..., T], *args: Any, stream: bool = False) -> T:
         """Run a job off the event loop: on a worker, or (a stream's push) on the streams' lane."""
@@ -175,7 +178,7 @@ class Service:
         written to `out` as it becomes final; returns the seconds decoded. The file is checked through first."""
         model = self.file_model(body)
         return decode_file(io.BytesIO(body), out, settings, model=model, raw=raw, progress=watched(gone),
-                           batcher=self.push_batcher) or 0.0  # fmt: skip
+                           batcher=self.decode_batcher) or 0.0  # fmt: skip
 
     def decode(
         self, body: bytes, settings: DecodeSettings, audio_format: str, gone: threading.Event | None = None
@@ -185,5 +188,5 @@ class Service:
         with tempfile.TemporaryDirectory(prefix="snac-serve-") as folder:
             target = Path(folder) / f"decoded.{audio_format}"
             seconds = decode_file(io.BytesIO(body), target, settings, model=model, progress=watched(gone),
-                                  batcher=self.push_batcher)  # fmt: skip
+                                  batcher=self.decode_batcher)  # fmt: skip
             return target.read_bytes(), seconds or 0.0

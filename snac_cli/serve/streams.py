@@ -52,7 +52,7 @@ async def stream_tokens(
     try:
         await socket.accept()
         stream = await service.run(
-            lambda: TokenStream(model, tokens, lookahead=lookahead, batcher=service.push_batcher), stream=True
+            lambda: TokenStream(model, tokens, lookahead=lookahead, batcher=service.stream_batcher), stream=True
         )
         rate = stream.sampling_rate
         while True:
