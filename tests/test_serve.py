@@ -82,6 +82,26 @@ def test_a_token_stream_gives_the_audio_of_the_whole_token_file(port, model, wav
     assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 1
 
 
+def test_a_stream_of_codes_per_scale_gives_the_audio_of_its_tokens(port, model, wav, tmp_path):
+    """Whole frames of codes per scale, a frame a message, decode as the same codes' tokens do."""
+    status, _, answer = request(port, "POST", "/v1/encode?as=codes&normalize=none", wav.read_bytes())
+    codes = [scale[0] for scale in json.loads(answer)["codes"]]  # the one channel
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model, "--normalize", "none").exit_code == 0
+    assert invoke("export", tmp_path / "a.snac", "--format", "npy").exit_code == 0
+    whole = snac("decode", "--tokens", tmp_path / "a.npy", "-", "--format", "raw", "-m", model).stdout
+    per_frame = [len(scale) // len(codes[0]) for scale in codes]
+    pcm = b""
+    with connect(f"ws://127.0.0.1:{port}/v1/decode/stream?token={TOKEN}") as ws:
+        for f in range(len(codes[0])):
+            frame = [scale[f * k : (f + 1) * k] for scale, k in zip(codes, per_frame, strict=True)]
+            ws.send(json.dumps({"codes": frame}))
+        ws.send(json.dumps({"end": True}))
+        while isinstance(message := ws.recv(timeout=60), bytes):
+            pcm += message
+    ours, theirs = np.frombuffer(pcm, "<i2").astype(int), np.frombuffer(whole, "<i2").astype(int)
+    assert status == 200 and ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 1
+
+
 @pytest.mark.parametrize(
     ("message", "reason"),
     [
@@ -89,6 +109,12 @@ def test_a_token_stream_gives_the_audio_of_the_whole_token_file(port, model, wav
         ('["a list"]', "a message is a JSON object"),
         ('{"tokens": [1.5]}', "tokens must be a list of integers"),
         ('{"tokens": [99999999]}', "at index 0"),
+        ('{"codes": [[1]]}', "a list of 3 scales"),
+        ('{"codes": [[0], [0], [0]]}', "scale 1 holds 1 codes: not the same whole frames of 2 each"),
+        ('{"codes": [[0], [0, 0], [0, 0, 0, 0, 0, 0, 0, 0]]}', "scale 2 holds 8 codes"),
+        ('{"codes": [[0], [0, 4096], [0, 0, 0, 0]]}', "code 4096 at index 1 of scale 1 is out of range"),
+        ('{"codes": [[0], [0, 0], [0, 0, 0, 0.5]]}', "scale 2 are not a list of integers"),
+        ('{"tokens": [1, 2], "codes": [[0], [0, 0], [0, 0, 0, 0]]}', "codes inside a frame of tokens"),
     ],
 )
 def test_a_malformed_stream_message_closes_the_socket_with_a_reason(port, message, reason):

@@ -163,6 +163,10 @@ class TokenStream:
             return np.zeros((1, 0), dtype=np.float32)
         return self.decoder.push(self.parser.joined(frames))
 
+    def push_codes(self, codes: object) -> np.ndarray:
+        """Codes per scale instead of tokens (lists of integers, whole frames): the audio now final."""
+        return self.decoder.push(self.parser.whole_frames(codes))
+
     def finish(self) -> np.ndarray:
         self.parser.finish()
         return self.decoder.finish()

@@ -57,6 +57,27 @@ class TokenFrames:
                 self.pending, self.invalid = [], False
         return frames
 
+    def whole_frames(self, codes: object) -> list[np.ndarray]:
+        """Codes given per scale instead of as tokens (scale i: whole frames of `per_frame[i]` codes each, as
+        `snac export --format codes` makes them), checked as tokens are: integers in range, whole frames,
+        the same frames at every scale, and not inside a frame of tokens."""
+        if not isinstance(codes, list) or len(codes) != len(self.per_frame):
+            raise ValueError(f"codes are a list of {len(self.per_frame)} scales, each a list of integers")
+        if self.pending:
+            raise ValueError(f"codes inside a frame of tokens ({len(self.pending)} of its {len(self.order)} read)")
+        frames = None
+        for scale, (row, n) in enumerate(zip(codes, self.per_frame, strict=True)):
+            if not isinstance(row, list) or not all(type(c) is int for c in row):
+                raise ValueError(f"the codes of scale {scale} are not a list of integers")
+            if len(row) % n or (frames is not None and len(row) // n != frames):
+                raise ValueError(f"scale {scale} holds {len(row)} codes: not the same whole frames of {n} each")
+            frames = len(row) // n
+            bad = next((i for i, c in enumerate(row) if not 0 <= c < self.codebook_size), None)
+            if bad is not None:
+                raise ValueError(f"code {row[bad]} at index {bad} of scale {scale} is out of range "
+                                 f"(codebook size {self.codebook_size})")  # fmt: skip
+        return [np.asarray(row, dtype=np.int64) for row in codes]
+
     def again(self) -> TokenFrames:
         """A new parser with the same settings (one per channel)."""
         return TokenFrames(self.strides, self.codebook_size, offsets=self.offsets, base=self.base,

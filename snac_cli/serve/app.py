@@ -300,8 +300,9 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
 
     @app.websocket("/v1/decode/stream")
     async def decode_stream(socket: WebSocket) -> None:
-        """Tokens in as a language model makes them, `{"tokens": [...]}` per message, `{"end": true}` last;
-        raw 16-bit PCM out as soon as it is final, then `{"done": true, ...}`."""
+        """Tokens in as a language model makes them, `{"tokens": [...]}` per message (or codes per scale,
+        `{"codes": [[...], ...]}`, whole frames), `{"end": true}` last; raw 16-bit PCM out as soon as it is
+        final, then `{"done": true, ...}`."""
         start = time.perf_counter()
         samples, rate, status = await stream_tokens(socket, service, authorized)
         metrics.observe("/v1/decode/stream", status, time.perf_counter() - start)

@@ -66,7 +66,7 @@ async def stream_tokens(
             run = message.get("tokens", [])
             if not isinstance(run, list) or not all(type(t) is int for t in run):
                 raise ValueError("tokens must be a list of integers")
-            audio = await service.run(push, stream, run, end, stream=True)
+            audio = await service.run(push, stream, run, message.get("codes"), end, stream=True)
             if audio.shape[1]:
                 samples += audio.shape[1]
                 await socket.send_bytes(wav_samples(audio, "PCM_16"))  # as `snac decode --format raw`
@@ -118,7 +118,10 @@ class Pipe(io.RawIOBase):
         return len(piece)
 
 
-def push(stream: Any, tokens: list[int], end: bool) -> np.ndarray:
-    """A stream's audio now final (channels, n) for these tokens, and its rest when they end it."""
+def push(stream: Any, tokens: list[int], codes: object, end: bool) -> np.ndarray:
+    """A stream's audio now final (channels, n) for these tokens (then these codes per scale, if any), and
+    its rest when they end it."""
     audio = stream.push(tokens)
+    if codes is not None:
+        audio = np.concatenate([audio, stream.push_codes(codes)], axis=1)
     return np.concatenate([audio, stream.finish()], axis=1) if end else audio
