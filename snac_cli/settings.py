@@ -157,7 +157,9 @@ class ServeSettings:
     # Threads that run the model: each holds one request's activations, and torch's own threads share the
     # cores (on 2 cores, 8 requests at once on the default thread pool took the server from 1.0 to 1.6 GB).
     workers: int = 2
-    max_batch: int = 1  # encode requests that share a forward pass (1: none wait; more pays on a GPU)
+    # Requests (encodes; decodes and streams, stepping together) that share a forward pass. 1: none wait.
+    # More pays on a GPU, and for 24 kHz streams on a CPU too (8 cost 0.59 of 8 alone), at more memory.
+    max_batch: int = 1
     max_wait_ms: float = 10.0  # how long a request waits for others to join its batch
     timeout_seconds: float = 300.0  # per request: 504 past it
     token: str | None = None  # every request must carry it (Authorization: Bearer TOKEN)

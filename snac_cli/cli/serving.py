@@ -45,7 +45,7 @@ def serve(
         int, typer.Option(min=1, max=256, metavar="N", help="Threads running the model (each holds one request).")
     ] = ServeSettings.workers,
     max_batch: Annotated[
-        int, typer.Option(min=1, max=1024, metavar="N", help="Encode requests that share a forward pass (a GPU's).")
+        int, typer.Option(min=1, max=1024, metavar="N", help="Requests and streams that share a forward pass.")
     ] = ServeSettings.max_batch,
     max_wait_ms: Annotated[
         float, typer.Option(min=0, max=10_000, metavar="MS", help="How long a request waits for its batch.")

@@ -5,7 +5,8 @@ Every layer of the decoder runs as a stream over the time axis and keeps the sta
 holds the left history of its kernel and emits an output once its right reach has arrived; a transposed
 convolution one input step; local attention whole windows; a residual unit holds its input until its branch
 catches up. The decoder's noise is positional (model/layers.py: `positional_noise`), so it does not depend on
-how the codes were split either. Several streams of equal pushes can step together as one batch.
+how the codes were split either. Several streams, at any positions once past their start, can step
+together as one batch (`push_together`).
 """
 
 from __future__ import annotations

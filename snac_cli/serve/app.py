@@ -264,6 +264,7 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         deadline = loop.time() + settings.timeout_seconds
         done = asyncio.ensure_future(service.run(job, Pipe(loop, pieces)))
         done.add_done_callback(lambda _: pieces.put_nowait(None))  # after every piece the job wrote
+        done.add_done_callback(lambda f: f.cancelled() or f.exception())  # seen, if no one waits for it any more
 
         async def next_piece() -> bytes | None:
             try:
