@@ -68,11 +68,13 @@ def serve(
     try:
         import uvicorn
 
+        from snac_cli.engine.allocator import limit_arenas
         from snac_cli.serve.app import create_app
         from snac_cli.serve.server import DrainingServer
         from snac_cli.serve.service import Service
     except ImportError as e:
         raise UsageError(f"snac serve needs the serve extra: pip install 'snac-cli[serve]' ({e})") from None
+    limit_arenas(2)  # before the workers and the stream lane start their threads
     service = Service(settings)
     service.load()  # here, so that a missing model is one line and its exit code, before anything listens
     # snac's commands end quietly by SIGPIPE when a reader leaves (`snac decode x.snac - | head`); a server's
