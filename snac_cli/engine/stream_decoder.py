@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from snac_cli.engine.layer_backend import Backend
-from snac_cli.engine.stream_layers import build
+from snac_cli.engine.stream_blocks import build
 from snac_cli.model import SNAC
 from snac_cli.model.fast import prepared
 

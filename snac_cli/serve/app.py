@@ -1,5 +1,5 @@
-"""The HTTP and WebSocket face of the service (FastAPI): routes, the token, the limits, and one JSON error
-for every failure, `{"error": the CLI's one-line message, "code": its kind}`, never a traceback."""
+"""The HTTP and WebSocket face of the service (FastAPI): routes, the token, the limits and timeouts; every
+failure is the gate's one JSON error (serve/gate.py), never a traceback."""
 
 from __future__ import annotations
 
@@ -17,14 +17,15 @@ from typing import Annotated, Any, BinaryIO, TypeVar
 
 from fastapi import FastAPI, Query, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from snac_cli import __version__
-from snac_cli.errors import InputError, ModelError, OutputError, SnacError, UsageError
+from snac_cli.errors import InputError, SnacError, UsageError
 from snac_cli.format.container import read_snac
 from snac_cli.format.export import flat_tokens
+from snac_cli.serve.gate import Cut, Gate, error
 from snac_cli.serve.metrics import Metrics
-from snac_cli.serve.service import Busy, NotServed, Service, ShuttingDown, TooLarge, TooLong, Unauthorized
+from snac_cli.serve.service import Busy, Service, ShuttingDown, TooLarge, TooLong, Unauthorized
 from snac_cli.serve.streams import Pipe, stream_tokens
 from snac_cli.settings import (
     Channels,
@@ -38,55 +39,7 @@ from snac_cli.settings import (
 
 T = TypeVar("T")
 PAGE = Path(__file__).parent / "static" / "index.html"  # shipped in the package (hatch takes the folder)
-STATUS = [(Busy, 503), (Unauthorized, 401), (NotServed, 404), (TooLarge, 413), (TooLong, 504), (UsageError, 400),
-          (InputError, 422), (ModelError, 422), (OutputError, 500)]  # fmt: skip
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "raw": "application/octet-stream"}
-
-
-def error(e: SnacError) -> JSONResponse:
-    status = next((s for kind, s in STATUS if isinstance(e, kind)), 400)
-    headers = {"Retry-After": "1"} if isinstance(e, Busy) else None
-    return JSONResponse({"error": str(e), "code": type(e).__name__}, status_code=status, headers=headers)
-
-
-class Cut(Exception):
-    """A streamed response stopped part way (past --timeout): its connection is dropped, unfinished, so that
-    the client cannot take a cut stream for a whole one."""
-
-
-def cut(e: BaseException) -> bool:
-    """Whether `e` is a Cut, or a group of errors that holds one (a task group may wrap it)."""
-    return isinstance(e, Cut) or any(cut(inner) for inner in getattr(e, "exceptions", ()))
-
-
-class Gate:
-    """The HTTP requests' gate and count, as plain ASGI (a BaseHTTPMiddleware would hide a client's
-    disconnection from the routes): each refused or passed on, then counted by path and status, and timed."""
-
-    def __init__(
-        self, app: ASGIApp, *, refusal: Callable[[Scope], Response | None], observe: Callable[[str, int, float], None]
-    ):
-        self.app, self.refusal, self.observe = app, refusal, observe
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        start, status = time.perf_counter(), [500]
-
-        async def sent(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            refused = self.refusal(scope)
-            await (refused(scope, receive, sent) if refused else self.app(scope, receive, sent))
-        except Exception as e:
-            if not cut(e):
-                raise
-            status[0] = 504  # returning unfinished makes uvicorn drop the connection
-        finally:
-            self.observe(scope["path"], status[0], time.perf_counter() - start)
 
 
 def create_app(settings: ServeSettings, service: Service | None = None) -> FastAPI:
