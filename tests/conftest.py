@@ -62,3 +62,18 @@ def good_snac(tmp_path, tiny, audio_file) -> Path:
     path = tmp_path / "good.snac"
     assert invoke("encode", audio_file("in.wav", seconds=0.5), path, "-m", tiny).exit_code == 0
     return path
+
+
+@pytest.fixture(scope="module")
+def loaded(checkpoint):
+    """loaded(name) -> our SNAC from the named config's checkpoint, loaded once per test module."""
+    from snac_cli import SNAC
+
+    models: dict[str, SNAC] = {}
+
+    def get(name: str) -> SNAC:
+        if name not in models:
+            models[name] = SNAC.from_pretrained(checkpoint(name))
+        return models[name]
+
+    return get

@@ -22,26 +22,14 @@ SHAPES = ["tiny", "tiny-lm", "24khz", "32khz"]
 STREAMS = [(0, 1, 0), (1, 1, 0), (2, 2, 1), (3, 1, 2), (4, 1, 5), (5, 1, 9), (6, 1, 13)]
 
 
-@pytest.fixture(scope="module")
-def models(checkpoint):
-    loaded: dict[str, SNAC] = {}
-
-    def get(name: str) -> SNAC:
-        if name not in loaded:
-            loaded[name] = SNAC.from_pretrained(checkpoint(name))
-        return loaded[name]
-
-    return get
-
-
 def frame_of(model: SNAC, codes: list[np.ndarray], i: int, n: int = 1) -> list[np.ndarray]:
     per_frame = [math.lcm(*model.vq_strides) // s for s in model.vq_strides]
     return [c[:, i * k : (i + n) * k] for c, k in zip(codes, per_frame, strict=True)]
 
 
 @pytest.mark.parametrize("name", SHAPES)
-def test_streams_at_any_positions_step_together_to_what_each_decodes_alone(models, name):
-    model, frames = models(name), 20
+def test_streams_at_any_positions_step_together_to_what_each_decodes_alone(loaded, name):
+    model, frames = loaded(name), 20
     codes = [random_codes(model, frames, batch=channels, seed=seed) for seed, channels, _ in STREAMS]
     decoders = [StreamDecoder(model, seed=seed, batch=channels) for seed, channels, _ in STREAMS]
     out: list[list[np.ndarray]] = [[] for _ in STREAMS]
@@ -67,11 +55,11 @@ def test_streams_at_any_positions_step_together_to_what_each_decodes_alone(model
 
 
 @pytest.mark.parametrize(("max_batch", "running"), [(1, None), (3, None), (8, None), (8, 1)])
-def test_threads_pushing_through_a_batcher_get_what_they_get_alone(models, max_batch, running, monkeypatch):
+def test_threads_pushing_through_a_batcher_get_what_they_get_alone(loaded, max_batch, running, monkeypatch):
     """... and with `running` 1, no two batches run at once."""
     import snac_cli.engine.stream_decoder as stream_decoder
 
-    model, frames = models("tiny-lm"), 16
+    model, frames = loaded("tiny-lm"), 16
     batcher = PushBatcher(max_batch, max_wait_ms=20, running=running)
     at_once, most = [0], [0]
     original = stream_decoder.push_together
@@ -106,9 +94,9 @@ def test_threads_pushing_through_a_batcher_get_what_they_get_alone(models, max_b
     assert most[0] == 1 if running == 1 else most[0] >= 1
 
 
-def test_a_push_waits_only_for_a_stream_that_could_join_it(models):
+def test_a_push_waits_only_for_a_stream_that_could_join_it(loaded):
     """A lone stream never waits; nor does a stream for a partner gone silent past RECENT (max wait 5 s)."""
-    model = models("tiny")
+    model = loaded("tiny")
     batcher = PushBatcher(8, max_wait_ms=5000)
     codes = random_codes(model, 12)
     alone = StreamDecoder(model, batcher=batcher)
@@ -129,8 +117,8 @@ def test_a_push_waits_only_for_a_stream_that_could_join_it(models):
     assert RECENT <= 1.0 and time.monotonic() - start < 2.5  # RECENT and a margin, far under the 5 s wait
 
 
-def test_a_failing_batch_fails_each_of_its_pushes_and_the_batcher_goes_on(models):
-    model = models("tiny")
+def test_a_failing_batch_fails_each_of_its_pushes_and_the_batcher_goes_on(loaded):
+    model = loaded("tiny")
     batcher = PushBatcher(4, max_wait_ms=200)
     good = StreamDecoder(model, batcher=batcher)
     bad = StreamDecoder(model, batcher=batcher)

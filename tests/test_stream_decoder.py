@@ -18,18 +18,6 @@ from snac_cli.model.layers import NOISE_BLOCK, NoiseBlock, positional_noise
 SHAPES = ["tiny", "tiny-plain", "tiny-lm", "24khz", "32khz", "44khz"]
 
 
-@pytest.fixture(scope="module")
-def models(checkpoint):
-    loaded: dict[str, SNAC] = {}
-
-    def get(name: str) -> SNAC:
-        if name not in loaded:
-            loaded[name] = SNAC.from_pretrained(checkpoint(name))
-        return loaded[name]
-
-    return get
-
-
 def random_codes(model: SNAC, frames: int, batch: int = 1, seed: int = 0) -> list[np.ndarray]:
     per_frame = [math.lcm(*model.vq_strides) // s for s in model.vq_strides]
     rng = np.random.default_rng(seed)
@@ -66,8 +54,8 @@ def cut_to(sizes: list[int], total: int) -> list[int]:
 @pytest.mark.parametrize("name", SHAPES)
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_any_split_decodes_to_the_whole(models, name, data):
-    model = models(name)
+def test_any_split_decodes_to_the_whole(loaded, name, data):
+    model = loaded(name)
     frames = data.draw(st.integers(1, 14 if name in ("32khz", "44khz") else 24), label="frames")
     codes = random_codes(model, frames, seed=frames)
     whole = decoded(model, codes, [frames])
@@ -78,11 +66,11 @@ def test_any_split_decodes_to_the_whole(models, name, data):
 
 
 @pytest.mark.parametrize("name", ["tiny", "tiny-lm", "24khz", "32khz"])
-def test_without_noise_it_is_the_models_own_decoder(models, name, monkeypatch):
+def test_without_noise_it_is_the_models_own_decoder(loaded, name, monkeypatch):
     """The deterministic part against `model.decoder` on the whole latent (the end padded, as a file's)."""
     import snac_cli.engine.stream_layers as stream_layers
 
-    model = models(name)
+    model = loaded(name)
     monkeypatch.setattr(stream_layers, "positional_noise", lambda layer, n, rows: torch.zeros(len(rows), n))
     monkeypatch.setattr(NoiseBlock, "noise", lambda self, b, t, like: torch.zeros(b, 1, t, dtype=like.dtype))
     frames, frame_steps = 9, math.lcm(*model.vq_strides)
@@ -97,9 +85,9 @@ def test_without_noise_it_is_the_models_own_decoder(models, name, monkeypatch):
     assert np.abs(decoded(model, codes, [2, 1, 6]) - expected).max() <= 1e-5
 
 
-def test_the_lookahead_is_the_models_and_each_sample_comes_once_final(models):
+def test_the_lookahead_is_the_models_and_each_sample_comes_once_final(loaded):
     """A push returns exactly the samples that no later code can change, and the lookahead bounds the rest."""
-    model = models("24khz")
+    model = loaded("24khz")
     decoder = StreamDecoder(model)
     assert decoder.lookahead_frames >= 1 and decoder.lookahead_ms == pytest.approx(
         1000 * decoder.lookahead_samples() / model.sampling_rate
@@ -114,11 +102,11 @@ def test_the_lookahead_is_the_models_and_each_sample_comes_once_final(models):
 
 
 @pytest.mark.parametrize(("name", "batch"), [("tiny", 1), ("tiny", 2), ("24khz", 1), ("32khz", 2)])
-def test_a_smaller_lookahead_returns_audio_sooner_and_only_that_audio_is_approximate(models, name, batch):
+def test_a_smaller_lookahead_returns_audio_sooner_and_only_that_audio_is_approximate(loaded, name, batch):
     """With lookahead N, each push returns audio up to N frames before the newest. The samples that were
     final when returned are exact, the rest are a guess, and the stream's state stays exact: what comes
     after a guess is exact again, and finish() ends it exactly."""
-    model = models(name)
+    model = loaded(name)
     exact = StreamDecoder(model, batch=batch)
     frames = 3 * exact.exact_lookahead_frames + 4
     codes = random_codes(model, frames, batch=batch)
@@ -150,8 +138,8 @@ def test_a_smaller_lookahead_returns_audio_sooner_and_only_that_audio_is_approxi
         assert guessed.any(), "audio returned before it was final is a guess"
 
 
-def test_a_lookahead_at_least_the_models_is_exact(models):
-    model = models("tiny")
+def test_a_lookahead_at_least_the_models_is_exact(loaded):
+    model = loaded("tiny")
     exact = StreamDecoder(model)
     codes = random_codes(model, 9)
     for n in (exact.exact_lookahead_frames, exact.exact_lookahead_frames + 5):
@@ -161,8 +149,8 @@ def test_a_lookahead_at_least_the_models_is_exact(models):
         StreamDecoder(model, lookahead=-1)
 
 
-def test_a_stream_resets_and_refuses_broken_frames(models):
-    model = models("tiny")
+def test_a_stream_resets_and_refuses_broken_frames(loaded):
+    model = loaded("tiny")
     codes = random_codes(model, 4)
     decoder = StreamDecoder(model)
     first = np.concatenate([decoder.push(codes), decoder.finish()], axis=1)
