@@ -92,6 +92,9 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
             raise InputError("the request has no body")
         return bytes(data)
 
+    def too_long() -> TooLong:
+        return TooLong(f"the request took over --timeout {settings.timeout_seconds:g} s")
+
     async def work(job: Callable[[], T] | Awaitable[T], request: Request | None = None, gone: Any = None) -> T:
         """Run a job off the event loop (or await one that runs there), admitted against the queue, within
         the request timeout; with `request`, `gone` is set as soon as its client leaves (the job stops at its
@@ -107,7 +110,7 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
             running = job if inspect.isawaitable(job) else service.run(job)
             return await asyncio.wait_for(running, settings.timeout_seconds)
         except asyncio.TimeoutError:
-            raise TooLong(f"the request took over --timeout {settings.timeout_seconds:g} s") from None
+            raise too_long() from None
         finally:
             service.done()
             if watcher is not None:
@@ -230,7 +233,7 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
             first = await next_piece()
         except asyncio.TimeoutError:
             service.done()
-            raise TooLong(f"the request took over --timeout {settings.timeout_seconds:g} s") from None
+            raise too_long() from None
         if first is None:
             service.done()
             done.result()  # its error, if any
