@@ -82,6 +82,15 @@ def test_a_token_stream_gives_the_audio_of_the_whole_token_file(port, model, wav
     assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 1
 
 
+@pytest.mark.parametrize("query", ["lookahead=-1", "lookahead=abc", "base=-5", "offsets=nan", "model=/etc/passwd"])
+def test_a_stream_with_bad_options_closes_at_once_with_1008_and_the_reason(port, query):
+    with pytest.raises(ConnectionClosed) as closed:
+        with connect(f"ws://127.0.0.1:{port}/v1/decode/stream?token={TOKEN}&{query}") as ws:
+            ws.recv(timeout=30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert closed.value.rcvd.reason.startswith(("the stream's options", "model '/etc/passwd' is not served"))
+
+
 def test_a_stream_of_codes_per_scale_gives_the_audio_of_its_tokens(port, model, wav, tmp_path):
     """Whole frames of codes per scale, a frame a message, decode as the same codes' tokens do."""
     status, _, answer = request(port, "POST", "/v1/encode?as=codes&normalize=none", wav.read_bytes())

@@ -51,9 +51,12 @@ async def stream_tokens(
     samples, rate, idle = 0, 0, service.settings.timeout_seconds
     try:
         await socket.accept()
-        stream = await service.run(
-            lambda: TokenStream(model, tokens, lookahead=lookahead, batcher=service.stream_batcher), stream=True
-        )
+        try:
+            stream = await service.run(
+                lambda: TokenStream(model, tokens, lookahead=lookahead, batcher=service.stream_batcher), stream=True
+            )
+        except ValueError as e:  # an option out of range (a negative lookahead or base): as the parse's
+            return samples, rate, await closed(socket, 1008, f"the stream's options: {e}")
         rate = stream.sampling_rate
         while True:
             try:
