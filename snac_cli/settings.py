@@ -161,8 +161,19 @@ class ServeSettings:
     # More pays on a GPU, and for 24 kHz streams on a CPU too (8 cost 0.59 of 8 alone), at more memory.
     max_batch: int = 1
     max_wait_ms: float = 10.0  # how long a request waits for others to join its batch
-    timeout_seconds: float = 300.0  # per request: 504 past it
+    timeout_seconds: float = 300.0  # per request: 504 past it; its work stops at its next inference window
     token: str | None = None  # every request must carry it (Authorization: Bearer TOKEN)
+    # WebSocket token streams at once, a budget of their own: silent streams filling --max-queue locked out
+    # every encode (503).
+    max_streams: int = 16
+    # The longest a client may stay silent: between connecting and its request's headers, between pieces of
+    # a body, between a stream's tokens (a message with none does not count). Slow and idle clients held 500
+    # descriptors for 30-60 s before.
+    idle_seconds: float = 10.0
+    max_connections: int = 256  # open connections at once; past it a request gets 503 (uvicorn's limit)
+    # Tokens in one WebSocket message: 4096 is 50 s of 24 kHz audio. It is decoded in steps of one
+    # inference window, other streams' pushes between them (one message of 35,000 took 12 GB before).
+    max_message_tokens: int = 4096
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models) or (DEFAULT_MODEL,))

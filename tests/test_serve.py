@@ -224,7 +224,7 @@ def test_clients_that_leave_mid_response_never_stop_the_server(model, wav, tmp_p
     with serve_process(str(model), "--device", "cpu", "--max-queue", "100") as (server_process, port):
         for _ in range(12):
             with socket.create_connection(("127.0.0.1", port)) as rude:
-                rude.sendall(b"POST /v1/decode?format=raw HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                rude.sendall(b"POST /v1/decode?format=raw HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
                              % len(snac_bytes) + snac_bytes)  # fmt: skip
                 rude.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             with connect(f"ws://127.0.0.1:{port}/v1/decode/stream", open_timeout=60) as ws:
@@ -278,7 +278,7 @@ def test_a_client_that_leaves_mid_request_frees_its_work_at_once(model, audio_fi
             return json.loads(request(port, "GET", "/healthz")[2])["working"]
 
         with socket.create_connection(("127.0.0.1", port)) as rude:
-            rude.sendall(b"POST /v1/encode?normalize=none HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            rude.sendall(b"POST /v1/encode?normalize=none HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
                          b"Content-Length: %d\r\n\r\n" % (TOKEN.encode(), len(long_clip)) + long_clip)  # fmt: skip
             while working() == 0:
                 time.sleep(0.01)

@@ -15,7 +15,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from snac_cli.serve.service import Left, Service
+from snac_cli.serve.outcomes import Left
+from snac_cli.serve.service import Service
 from snac_cli.settings import ServeSettings
 from tests.helpers.cli import invoke
 from tests.helpers.serving import request, serve_process, server
@@ -69,14 +70,37 @@ def test_a_streamed_decode_past_the_timeout_drops_its_connection_and_stops_its_w
         assert request(port, "GET", "/healthz")[0] == 200  # and the server serves on
 
 
-def test_a_stream_silent_past_the_timeout_is_closed_with_a_reason(model):
-    with server(ServeSettings(models=(str(model),), device="cpu", timeout_seconds=1.0)) as port:
+@pytest.mark.parametrize(
+    "messages, reason",
+    [
+        (0, "no tokens for --idle-timeout 0.5 s"),
+        (40, "no tokens for --idle-timeout 0.5 s"),  # messages without tokens keep no stream alive
+    ],
+)
+def test_a_stream_silent_past_the_idle_timeout_is_closed_with_a_reason(model, messages, reason):
+    settings = ServeSettings(models=(str(model),), device="cpu", idle_seconds=0.5, timeout_seconds=60)
+    with server(settings) as port:
         start = time.monotonic()
         with pytest.raises(ConnectionClosed) as closed, connect(f"ws://127.0.0.1:{port}/v1/decode/stream") as ws:
+            for _ in range(messages):
+                ws.send(json.dumps({"tokens": []}))
+                time.sleep(0.05)
             ws.recv(timeout=30)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-        assert "no message for --timeout 1 s" in closed.value.rcvd.reason and time.monotonic() - start < 10
-        assert json.loads(request(port, "GET", "/healthz")[2])["working"] == 0  # its place in the queue freed
+        assert reason in closed.value.rcvd.reason and time.monotonic() - start < 10
+        assert json.loads(request(port, "GET", "/healthz")[2])["streams"] == 0  # its place freed
+
+
+def test_a_stream_that_keeps_talking_is_closed_past_the_timeout(model):
+    settings = ServeSettings(models=(str(model),), device="cpu", idle_seconds=5, timeout_seconds=1.5)
+    with server(settings) as port:
+        start = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed, connect(f"ws://127.0.0.1:{port}/v1/decode/stream") as ws:
+            while time.monotonic() - start < 30:
+                ws.send(json.dumps({"tokens": list(range(7))}))
+                time.sleep(0.1)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert "took over --timeout 1.5 s" in closed.value.rcvd.reason and time.monotonic() - start < 10
 
 
 def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_then_ends_the_server(model, audio_file):

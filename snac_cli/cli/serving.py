@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import signal
 import socket
 from typing import Annotated
@@ -13,6 +12,7 @@ from snac_cli.cli import options as o
 from snac_cli.cli.app import app
 from snac_cli.cli.reporting import say
 from snac_cli.errors import UsageError
+from snac_cli.serve.access import loopback, weak_token
 from snac_cli.settings import ModelSettings, ServeSettings
 
 TOKEN_VARIABLE = "SNAC_SERVE_TOKEN"
@@ -59,18 +59,35 @@ def serve(
             metavar="TOKEN", envvar=TOKEN_VARIABLE, help="Every request must carry 'Authorization: Bearer TOKEN'."
         ),
     ] = None,
+    max_streams: Annotated[
+        int, typer.Option(min=1, max=100_000, metavar="N", help="WebSocket streams at once; past it, close 1013.")
+    ] = ServeSettings.max_streams,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            max=3600,
+            metavar="SECONDS",
+            help="Longest a client may be silent: before its headers, in its body, between a stream's tokens.",
+        ),
+    ] = ServeSettings.idle_seconds,  # fmt: skip
+    max_connections: Annotated[
+        int, typer.Option(min=1, max=100_000, metavar="N", help="Open connections at once; past it, 503.")
+    ] = ServeSettings.max_connections,
+    max_message_tokens: Annotated[
+        int, typer.Option(min=1, max=1 << 20, metavar="N", help="Tokens in one WebSocket message; past it, close 1009.")
+    ] = ServeSettings.max_message_tokens,
 ) -> None:
     """Serve encoding and decoding over HTTP and WebSocket (POST /v1/encode, /v1/decode; /v1/decode/stream)."""
     settings = ServeSettings(host, port, tuple(model or ()), device, max_body_mb, max_queue, workers, max_batch,
-                             max_wait_ms, timeout, token or None)  # fmt: skip
+                             max_wait_ms, timeout, token, max_streams, idle_timeout, max_connections,
+                             max_message_tokens)  # fmt: skip
     check_exposure(settings)
     check_address(host, port)
     try:
-        import uvicorn
-
         from snac_cli.engine.allocator import limit_arenas
         from snac_cli.serve.app import create_app
-        from snac_cli.serve.server import DrainingServer
+        from snac_cli.serve.server import DrainingServer, config
         from snac_cli.serve.service import Service
     except ImportError as e:
         raise UsageError(f"snac serve needs the serve extra: pip install 'snac-cli[serve]' ({e})") from None
@@ -81,17 +98,19 @@ def serve(
     # client that leaves mid-response must end only its own connection (the load test's faults killed it).
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     say(f"serving {', '.join(settings.models)} on http://{host}:{port} (Ctrl-C stops)")
-    config = uvicorn.Config(create_app(settings, service), host=host, port=port, log_level="warning",
-                            timeout_graceful_shutdown=30)  # fmt: skip
-    DrainingServer(config, service, grace=settings.timeout_seconds).run()
+    try:
+        DrainingServer(config(create_app(settings, service), settings, log_level="warning"), service,
+                       grace=settings.timeout_seconds).run()  # fmt: skip
+    finally:
+        service.close()
 
 
 def check_exposure(settings: ServeSettings) -> None:
     """Off loopback, a server without a token would serve anyone who can reach it: refuse to start."""
     if settings.token is None and not loopback(settings.host):
         raise UsageError(f"--host {settings.host} is reachable from other machines: give --token or ${TOKEN_VARIABLE}")
-    if settings.token is not None and len(settings.token) < 16:
-        raise UsageError("--token must be at least 16 characters")
+    if settings.token is not None and (weak := weak_token(settings.token)):
+        raise UsageError(weak)
 
 
 def check_address(host: str, port: int) -> None:
@@ -104,12 +123,3 @@ def check_address(host: str, port: int) -> None:
             probe.bind((host, port))
     except OSError as e:
         raise UsageError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
-
-
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -136,18 +136,35 @@ def encode_clips(
     model: ModelSettings = ModelSettings(),
     names: list[str] | None = None,
     limit: int | None = None,
+    progress: Progress = silent,
 ) -> list[SnacFile | Exception]:
     """Encode short clips (paths or binary files) several per forward pass: for each, its `SnacFile` (the
     codes `encode` would write) or the error that stopped it (any error: one clip's failure is its own).
     Clips are read whole: keep them short.
 
     `limit`: the most samples (model rate) per pass, all clips together [default: one inference window's
-    worth]; 0 encodes each clip alone."""
+    worth]; 0 encodes each clip alone. `progress` advances by clips and forward passes; an error it raises
+    stops the whole batch."""
     snac_model = load_model(model)
     model_name = model_id(model.name or DEFAULT_MODEL)
+    with progress("encoding", len(sources), "clips") as advance:
+        return clips_encoded(snac_model, sources, settings, model_name, names, limit, advance)
+
+
+def clips_encoded(
+    snac_model: SNAC,
+    sources: list[Source],
+    settings: EncodeSettings,
+    model_name: str,
+    names: list[str] | None,
+    limit: int | None,
+    advance: Advance,
+) -> list[SnacFile | Exception]:
+    """encode_clips' work, advancing once a clip is read and once each forward pass has run."""
     results: list[SnacFile | Exception | None] = [None] * len(sources)
     ready: list[tuple[int, SnacHeader, np.ndarray, int]] = []
     for i, source in enumerate(sources):
+        advance(0)
         try:
             spool = settings.normalize != Normalize.none
             with AudioReader(source, name=names[i] if names else None, spool=spool) as audio:
@@ -158,7 +175,7 @@ def encode_clips(
             results[i] = e
     limit, unit = batch_limit(snac_model) if limit is None else limit, snac_model.config.pad_unit
     for i, header, samples, length in [item for item in ready if item[2].size > limit]:  # too long to batch
-        parts = zip(*encode_stream(snac_model, [samples]), strict=True)
+        parts = zip(*encode_stream(snac_model, [samples], advance=lambda _: advance(0)), strict=True)
         results[i] = SnacFile(**vars(header), original_length=length, codes=[np.concatenate(p, axis=1) for p in parts])
     ready = sorted((item for item in ready if item[2].size <= limit), key=lambda item: item[2].shape[1])
     while ready:
@@ -167,6 +184,8 @@ def encode_clips(
         while ready and (rows + ready[0][1].channels) * -(-ready[0][2].shape[1] // unit) * unit <= limit:
             rows += ready[0][1].channels
             group.append(ready.pop(0))
+        advance(0)
         for (i, header, _, length), codes in zip(group, encode_batch(snac_model, [g[2] for g in group]), strict=True):
             results[i] = SnacFile(**vars(header), original_length=length, codes=codes)
+            advance(1)
     return [r for r in results if r is not None]

@@ -27,6 +27,14 @@ from snac_cli.model.fast import prepared
 if TYPE_CHECKING:
     from snac_cli.engine.push_batcher import PushBatcher
 
+# Audio per forward pass of the streaming decoder: no context is decoded twice, so the step trades memory
+# against per-step overhead only. In one process, 10 s: 24 kHz 8.7x real time at 0.75 s, 9.4x at 3 s, 10.0x
+# at 6 s; peaks for a 60 s file 1.32 GB at 3 s, 1.52 GB at 6 s. The models with attention have the larger
+# decoders: 32 kHz peaks at 1.44 GB at 1 s and 3.0 GB at 6 s (40 s); 44 kHz (60 s) at 1.60 GB at 0.75 s and
+# 1.40 GB at 0.5 s, 7 % slower (since oneDNN runs the matrix products: its heap layout costs memory).
+DECODE_WINDOW_SECONDS = 3.0
+DECODE_WINDOW_SECONDS_ATTENTION = 0.5
+
 
 class StreamDecoder:
     """Decodes codes pushed in any pieces of whole frames into audio blocks, each final when returned: the
@@ -55,7 +63,12 @@ class StreamDecoder:
         self.frame_steps = math.lcm(*self.strides)  # latent steps per frame
         self.frame_samples = self.frame_steps * model.hop_length
         self.unit_steps = model.config.pad_unit // model.hop_length  # whole frames and attention windows
-        self.max_steps = (max_frames or 1 << 30) * self.frame_steps
+        # Every push, however long, is decoded in steps of one window (bounded memory: a token stream's one
+        # push of 2,800 tokens kept 1.1 GB before).
+        seconds = DECODE_WINDOW_SECONDS if model.attn_window_size is None else DECODE_WINDOW_SECONDS_ATTENTION
+        self.max_steps = (
+            max_frames or max(1, round(seconds * model.sampling_rate / self.frame_samples))
+        ) * self.frame_steps
         device = next(model.parameters()).device
         self.backend = Backend(prepared(model.decoder) if device.type == "cpu" else None)
         self.device, self.dtype = device, next(model.parameters()).dtype

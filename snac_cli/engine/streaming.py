@@ -24,13 +24,6 @@ from snac_cli.progress import Advance  # here called with audio samples (model r
 # 1.56 GB and 14 at 1.70 GB; 44.1 kHz: 3.4 s, 1.43 GB, where 7 contexts peaked at 1.51-1.56 GB).
 ENCODE_WINDOW_SAMPLES = 120_000
 ENCODE_CONTEXTS = 6  # recomputing the context then costs at most 2 / 6 of a window's work
-# Audio per forward pass of the streaming decoder: no context is decoded twice, so the step trades memory
-# against per-step overhead only. In one process, 10 s: 24 kHz 8.7x real time at 0.75 s, 9.4x at 3 s, 10.0x
-# at 6 s; peaks for a 60 s file 1.32 GB at 3 s, 1.52 GB at 6 s. The models with attention have the larger
-# decoders: 32 kHz peaks at 1.44 GB at 1 s and 3.0 GB at 6 s (40 s); 44 kHz (60 s) at 1.60 GB at 0.75 s and
-# 1.40 GB at 0.5 s, 7 % slower (since oneDNN runs the matrix products: its heap layout costs memory).
-DECODE_WINDOW_SECONDS = 3.0
-DECODE_WINDOW_SECONDS_ATTENTION = 0.5
 
 
 def window_units(model: SNAC, window_seconds: float | None, *, default: int, context: int, ratio: int) -> int:
@@ -128,10 +121,8 @@ def decode_stream(
     frames = None if window_seconds is None else max(1, round(window_seconds * model.sampling_rate / frame(model)))
     for chunk in chunks:
         if decoder is None:
-            seconds = DECODE_WINDOW_SECONDS if model.attn_window_size is None else DECODE_WINDOW_SECONDS_ATTENTION
-            default = round(seconds * model.sampling_rate / frame(model))
-            decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=frames or default,
-                                    lookahead=lookahead, batcher=batcher)  # fmt: skip
+            decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=frames, lookahead=lookahead,
+                                    batcher=batcher)  # fmt: skip
         audio = decoder.push([c.astype(np.int64, copy=False) for c in chunk])
         if audio.shape[1]:
             if advance:

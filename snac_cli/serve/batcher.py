@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from snac_cli.codec.encoding import encode_clips
 from snac_cli.format.container import write_snac
+from snac_cli.serve.outcomes import watched
 from snac_cli.settings import EncodeSettings, ModelSettings
 
 
@@ -22,7 +25,8 @@ class Waiting:
 
     settings: EncodeSettings
     model: ModelSettings
-    bodies: list[bytes] = field(default_factory=list)
+    bodies: list[BinaryIO] = field(default_factory=list)
+    gone: list[threading.Event] = field(default_factory=list)  # each set once its client left or its time ran out
     futures: list[asyncio.Future[tuple[bytes, float]]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
 
@@ -35,12 +39,16 @@ class EncodeBatcher:
         self.waiting: dict[tuple[object, ...], Waiting] = {}
         self.sizes: Counter[int] = Counter()  # batches run, by size (for /metrics)
 
-    async def encode(self, body: bytes, settings: EncodeSettings, model: ModelSettings) -> tuple[bytes, float]:
-        """The request's `.snac` file and its seconds, once its batch has run."""
+    async def encode(
+        self, body: BinaryIO, settings: EncodeSettings, model: ModelSettings, gone: threading.Event
+    ) -> tuple[bytes, float]:
+        """The request's `.snac` file and its seconds, once its batch has run (which stops at its next forward
+        pass once every request in it is `gone`)."""
         key = (settings.channels, settings.normalize, model.name, model.device)
         group = self.waiting.setdefault(key, Waiting(settings=settings, model=model))
         future: asyncio.Future[tuple[bytes, float]] = asyncio.get_running_loop().create_future()
         group.bodies.append(body)
+        group.gone.append(gone)
         group.futures.append(future)
         if len(group.bodies) >= self.max_batch:
             self.flush(key)
@@ -59,7 +67,7 @@ class EncodeBatcher:
     async def finish(self, group: Waiting) -> None:
         self.sizes[len(group.bodies)] += 1
         try:
-            results = await self.run(encoded, group.bodies, group.settings, group.model)
+            results = await self.run(encoded, group.bodies, group.settings, group.model, Every(group.gone))
         except Exception as e:  # the whole batch failed (a worker error): each request hears it
             results = [e] * len(group.futures)
         for future, result in zip(group.futures, results, strict=True):  # type: ignore[call-overload]
@@ -74,11 +82,22 @@ class EncodeBatcher:
 Result = tuple[bytes, float] | Exception  # a request's `.snac` file and seconds, or its own error
 
 
-def encoded(bodies: list[bytes], settings: EncodeSettings, model: ModelSettings) -> list[Result]:
+class Every:
+    """Set once each of its events is: a batch's clients all gone."""
+
+    def __init__(self, events: list[threading.Event]):
+        self.events = events
+
+    def is_set(self) -> bool:
+        return all(e.is_set() for e in self.events)
+
+
+def encoded(bodies: list[BinaryIO], settings: EncodeSettings, model: ModelSettings, gone: Every) -> list[Result]:
     """Encode clips together: each one's `.snac` file and seconds, or its own error."""
     names = ["the request's audio"] * len(bodies)
     out: list[Result] = []
-    for result in encode_clips([io.BytesIO(b) for b in bodies], settings, model=model, names=names):
+    clips = encode_clips(bodies, settings, model=model, names=names, progress=watched(gone))  # type: ignore[arg-type]
+    for result in clips:
         if isinstance(result, Exception):
             out.append(result)
             continue

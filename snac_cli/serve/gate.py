@@ -1,6 +1,6 @@
-"""What every HTTP request passes: the gate that refuses it before any route (the token, the body limit, a
-server shutting down) and counts it, and the one JSON error, `{"error": the CLI's one-line message,
-"code": its kind}`, with its status."""
+"""What every request passes: the gate that refuses it before any route (the Host and Origin rule, the token,
+the body limit, a server shutting down) and counts it, and the one JSON error, `{"error": the CLI's one-line
+message, "code": its kind}`, with its status."""
 
 from __future__ import annotations
 
@@ -11,10 +11,22 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snac_cli.errors import InputError, ModelError, OutputError, SnacError, UsageError
-from snac_cli.serve.service import Busy, NotServed, TooLarge, TooLong, Unauthorized
+from snac_cli.serve.outcomes import (
+    Busy,
+    Forbidden,
+    Left,
+    NotServed,
+    ShuttingDown,
+    TooLarge,
+    TooLong,
+    TooSlow,
+    Unauthorized,
+)
 
-STATUS = [(Busy, 503), (Unauthorized, 401), (NotServed, 404), (TooLarge, 413), (TooLong, 504), (UsageError, 400),
-          (InputError, 422), (ModelError, 422), (OutputError, 500)]  # fmt: skip
+STATUS = [(Busy, 503), (Unauthorized, 401), (Forbidden, 403), (NotServed, 404), (TooSlow, 408), (TooLarge, 413),
+          (Left, 499), (TooLong, 504), (UsageError, 400), (InputError, 422), (ModelError, 422),
+          (OutputError, 500)]  # fmt: skip
+LEFT = 499  # nginx's "client closed request": counted, but neither an answer nor an error
 
 
 def error(e: SnacError) -> JSONResponse:
@@ -34,17 +46,28 @@ def cut(e: BaseException) -> bool:
 
 
 class Gate:
-    """The HTTP requests' gate and count, as plain ASGI (a BaseHTTPMiddleware would hide a client's
-    disconnection from the routes): each refused or passed on, then counted by path and status, and timed."""
+    """Every request's gate, as plain ASGI (a BaseHTTPMiddleware would hide a client's disconnection from the
+    routes): each refused or passed on, then (HTTP) counted by path and status, and timed. A refused
+    WebSocket handshake gets 403."""
 
     def __init__(
-        self, app: ASGIApp, *, refusal: Callable[[Scope], Response | None], observe: Callable[[str, int, float], None]
+        self,
+        app: ASGIApp,
+        *,
+        refusal: Callable[[Scope, dict[str, str]], SnacError | None],
+        observe: Callable[[str, int, float], None],
     ):
         self.app, self.refusal, self.observe = app, refusal, observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        refused = self.refusal(scope, headers)
+        if scope["type"] == "websocket":
+            if isinstance(refused, Forbidden):
+                return await send({"type": "websocket.close", "code": 1008, "reason": str(refused)[:120]})
+            return await self.app(scope, receive, send)  # the route refuses the rest with a close code
         start, status = time.perf_counter(), [500]
 
         async def sent(message: Message) -> None:
@@ -53,8 +76,13 @@ class Gate:
             await send(message)
 
         try:
-            refused = self.refusal(scope)
-            await (refused(scope, receive, sent) if refused else self.app(scope, receive, sent))
+            if refused is not None:
+                answer: Response = error(refused)
+                if isinstance(refused, ShuttingDown):
+                    answer.headers["Connection"] = "close"
+                await answer(scope, receive, sent)  # a body sent after it is dropped as it comes (uvicorn)
+            else:
+                await self.app(scope, receive, sent)
         except Exception as e:
             if not cut(e):
                 raise

@@ -11,11 +11,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import uvicorn
 
 from snac_cli.serve.app import create_app
+from snac_cli.serve.server import config
 from snac_cli.settings import ServeSettings
 
 TOKEN = "a-token-of-enough-length"
@@ -25,7 +27,7 @@ TOKEN = "a-token-of-enough-length"
 def server(settings: ServeSettings) -> Iterator[int]:
     """A uvicorn server with these settings in a thread of this process; yields its port."""
     port = free_port()
-    running = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
+    running = uvicorn.Server(config(create_app(settings), replace(settings, port=port), log_level="error"))
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
