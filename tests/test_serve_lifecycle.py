@@ -5,6 +5,7 @@ finishes."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
@@ -133,3 +134,33 @@ def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_then_ends_th
         assert process.wait(60) == 0
         assert process.stderr is not None
         assert process.stderr.read().decode().strip().splitlines()[1:] == []
+
+
+def test_a_second_sigterm_ends_the_server_at_once_and_leaves_nothing_behind(model, audio_file):
+    """Before, a second SIGTERM exited 32 s later, with CancelledError tracebacks in the log."""
+    import signal
+    import subprocess
+    import tempfile
+
+    long_clip = audio_file("long.wav", rate=16000, seconds=120.0).read_bytes()
+    before = set(Path(tempfile.gettempdir()).glob("snac-serve-*"))
+    with serve_process(str(model), "--device", "cpu", stderr=subprocess.PIPE) as (process, port):
+
+        def client_request() -> None:
+            with contextlib.suppress(OSError):  # the server goes away under it
+                request(port, "POST", "/v1/encode", long_clip)
+
+        client = threading.Thread(target=client_request)
+        client.start()
+        while json.loads(request(port, "GET", "/healthz", token=None)[2])["working"] == 0:
+            assert client.is_alive(), "the request ended before the signal"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert process.poll() is None, "the first signal drains"
+        process.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        assert process.wait(30) == 143 and time.monotonic() - start < 3
+        assert process.stderr is not None and b"Traceback" not in process.stderr.read()
+    client.join(60)
+    assert set(Path(tempfile.gettempdir()).glob("snac-serve-*")) <= before
