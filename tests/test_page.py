@@ -1,6 +1,7 @@
 """The listening page at `/` (serve/static/index.html), in a real headless Chromium: a clip chosen in the
 page is encoded and decoded by the server, both players load, both spectrograms are drawn, the report is
-shown, and a screenshot of it is not blank."""
+shown, and a screenshot of it is not blank; a format the browser cannot play is played from the server's WAV
+of it; a right token clears the token message; the same file chosen again is listened to again."""
 
 from __future__ import annotations
 
@@ -45,3 +46,32 @@ def test_the_page_plays_the_original_and_the_reconstruction_with_spectrograms(ch
         shot = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
     Path(tmp_path / "page.png").write_bytes(shot)
     assert shot.startswith(b"\x89PNG") and len(shot) > 20_000  # a blank page compresses to a few KB
+
+
+def choose(page, path: Path) -> str:
+    """Choose a file in the page's chooser; the state the page ends in."""
+    page.evaluate("document.body.dataset.state = ''")
+    document = page.call("DOM.getDocument")["root"]["nodeId"]
+    chooser = page.call("DOM.querySelector", nodeId=document, selector="#file")["nodeId"]
+    page.call("DOM.setFileInputFiles", nodeId=chooser, files=[str(path)])
+    return page.wait_for("['done', 'failed'].includes(document.body.dataset.state) && document.body.dataset.state")
+
+
+def test_the_page_plays_what_the_browser_cannot_and_listens_again_to_the_same_file(checkpoint, audio_file):
+    clip = audio_file("clip.wav", rate=16000, seconds=1.5)
+    aiff = clip.with_suffix(".aiff")
+    import soundfile as sf
+
+    samples, rate = sf.read(clip)
+    sf.write(aiff, samples, rate, format="AIFF")
+    settings = ServeSettings(models=(str(checkpoint("tiny-lm")),), device="cpu", token=TOKEN)
+    with server(settings) as port, browser(f"http://127.0.0.1:{port}/") as page:
+        page.wait_for("document.getElementById('status').textContent.includes('token')")
+        page.evaluate(f"document.getElementById('token').value = '{TOKEN}'")
+        page.evaluate("document.getElementById('token').dispatchEvent(new Event('change'))")
+        page.wait_for("document.getElementById('model').options.length === 1")
+        assert page.evaluate("document.getElementById('status').textContent") == ""  # the token message is gone
+        assert choose(page, aiff) == "done", page.evaluate("document.getElementById('status').textContent")
+        duration = page.wait_for("document.getElementById('original').duration || 0")
+        assert duration == pytest.approx(1.5, abs=0.05)
+        assert choose(page, aiff) == "done"  # the same file again

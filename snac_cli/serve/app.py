@@ -92,15 +92,19 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     @app.post("/v1/roundtrip", openapi_extra=AUDIO_BODY)
-    async def roundtrip(request: Request, model: Model = None, normalize: Normalize = EncodeSettings.normalize
-                        ) -> JSONResponse:  # fmt: skip
-        """Audio -> `{"report": what snac roundtrip reports, "audio": the reconstruction, a base64 WAV}`."""
+    async def roundtrip(
+        request: Request, model: Model = None, normalize: Normalize = EncodeSettings.normalize, original: bool = False
+    ) -> JSONResponse:
+        """Audio -> `{"report": what snac roundtrip reports, "audio": the reconstruction, a base64 WAV}`; with
+        `original=true`, `"original"` too: the input as a 16-bit WAV, for a browser that cannot play it."""
         encoding = EncodeSettings(normalize=normalize)
         async with admitted(service, request) as ticket:
             body = await ticket.body()
-            report, wav = await ticket.run(partial(service.roundtrip, body, encoding, model, ticket.gone))
+            job = partial(service.roundtrip, body, encoding, model, ticket.gone, original=original)
+            report, wav, copy = await ticket.run(job)
         metrics.audio("/v1/roundtrip", report["duration_seconds"])
-        return JSONResponse({"report": report, "audio": base64.b64encode(wav).decode()})
+        answer = {"report": report, "audio": base64.b64encode(wav).decode()}
+        return JSONResponse(answer | ({"original": base64.b64encode(copy).decode()} if copy else {}))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

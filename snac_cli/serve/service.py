@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+from snac_cli.audio.reader import AudioReader
+from snac_cli.audio.writer import write_stream
 from snac_cli.codec import PushBatcher
 from snac_cli.codec.decoding import decode_file, verify
 from snac_cli.codec.encoding import encode_file
@@ -136,19 +138,29 @@ class Service:
         return out.getvalue(), verify(out)[0] / header.original_sample_rate
 
     def roundtrip(
-        self, body: BinaryIO, settings: EncodeSettings, model: str | None, gone: threading.Event | None = None
-    ) -> tuple[dict[str, Any], bytes]:
-        """Audio -> (the `snac roundtrip` report, the reconstruction as WAV) for the listening page."""
+        self,
+        body: BinaryIO,
+        settings: EncodeSettings,
+        model: str | None,
+        gone: threading.Event | None = None,
+        *,
+        original: bool = False,
+    ) -> tuple[dict[str, Any], bytes, bytes | None]:
+        """Audio -> (the `snac roundtrip` report, the reconstruction as WAV, and with `original` the input as
+        WAV, for a browser that cannot play its format) for the listening page."""
         with tempfile.TemporaryDirectory(dir=self.scratch) as folder:
-            source, target = Path(folder) / "input", Path(folder) / "decoded.wav"
+            source, target, copy = Path(folder) / "input", Path(folder) / "decoded.wav", Path(folder) / "input.wav"
             with open(source, "wb") as file:
                 shutil.copyfileobj(body, file)
             with served_errors({str(source): "the request's audio", str(target): "the response"}):
                 report = roundtrip(str(source), str(target), settings, model=self.model(model),
                                    progress=watched(gone))  # fmt: skip
+                if original:
+                    with AudioReader(str(source)) as audio:
+                        write_stream(copy, audio.blocks(), audio.sample_rate, audio.channels, subtype="PCM_16")
             for path in ("input", "output", "snac"):  # the server's own paths: not the client's business
                 report.pop(path, None)
-            return report, target.read_bytes()
+            return report, target.read_bytes(), copy.read_bytes() if original else None
 
     def snac_of_tokens(self, body: BinaryIO, model: str | None, offsets: str, base: int) -> BinaryIO:
         """JSON `{"tokens": [...]}` (flat tokens, or one list per channel, as `snac export` makes them) -> the
