@@ -3,6 +3,10 @@
 phase beside well-behaved clients.
 
     uv run python -m benchmarks.serve_load --model 24khz --clients 32 --seconds 30 --fault-seconds 15
+    uv run python -m benchmarks.serve_load --model 24khz --abuse-seconds 10
+
+With --abuse-seconds, the abuse phase alone (benchmarks/serve_attacks.py): each attack of issue 18 in turn
+against a server with --workers 2 --timeout 5 --idle-timeout 2, beside one well-behaved client.
 
 Load phase: throughput (audio seconds per second, each request's audio counted once), latency p50 / p95 /
 p99 per kind, time from a stream's first tokens to its first audio, errors (any status but 200, any stream
@@ -32,6 +36,7 @@ import soundfile as sf
 from websockets.sync.client import connect
 
 from benchmarks.common import parser
+from benchmarks.serve_attacks import Target, abuse
 from tests.helpers.checkpoints import OFFICIAL, make_checkpoint
 from tests.helpers.serving import serve_process
 from tests.helpers.signals import speech_like
@@ -163,6 +168,7 @@ def main() -> None:
     cli.add_argument("--fault-seconds", type=float, default=15.0)
     cli.add_argument("--max-batch", type=int, default=1, help="the server's --max-batch")
     cli.add_argument("--max-wait-ms", type=float, default=10.0, help="the server's --max-wait-ms")
+    cli.add_argument("--abuse-seconds", type=float, default=0.0, help="run the abuse phase alone, each attack so long")
     args = cli.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_checkpoint(Path(tmp) / args.model, OFFICIAL[args.model])
@@ -176,6 +182,19 @@ def main() -> None:
         tokens = [int(t) for t in np.load(snac.with_suffix(".npy"))[0]]
         limit_mb = 1.0
         log = Path(tmp) / "server.log"
+        if args.abuse_seconds:
+            long_wav = Path(tmp) / "long.wav"
+            sf.write(long_wav, speech_like(rate, 120 * rate), rate)
+            options = ("--workers", "2", "--timeout", "5", "--idle-timeout", "2", "--max-body-mb", "64")
+            with log.open("wb") as log_file, serve_process(str(folder), *options, stderr=log_file) as (server, port):
+                target = Target(port, wav_path.read_bytes(), long_wav.read_bytes(), snac.read_bytes(), tokens)
+                abuse(target, server.pid, args.abuse_seconds, 2, log)
+                alive = server.poll() is None and post(port, "/v1/encode", wav_path.read_bytes())[0] == 200
+                print(
+                    f"\nserver still serving after the attacks: {alive}; tracebacks in its log: "
+                    f"{log.read_text(errors='replace').count('Traceback')}"
+                )
+            return
         options = ("--max-queue", "1000", "--max-body-mb", str(limit_mb), "--max-batch", str(args.max_batch),
                    "--max-wait-ms", str(args.max_wait_ms))  # fmt: skip
         with log.open("wb") as log_file, serve_process(str(folder), *options, stderr=log_file) as (server, port):

@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from snac_cli.codec.models import load_model
-from snac_cli.engine.stream_decoder import StreamDecoder
+from snac_cli.engine.stream_decoder import DECODE_WINDOW_SECONDS, StreamDecoder
 from snac_cli.settings import ModelSettings, ServeSettings
 from tests.helpers.serving import request, server
 
@@ -107,14 +107,14 @@ def test_a_long_push_is_decoded_in_steps_of_one_window(model):
         return push(x, final)
 
     decoder.root.push = recorded  # type: ignore[method-assign]
-    frames = 40 * decoder.max_steps // decoder.frame_steps
+    window = round(DECODE_WINDOW_SECONDS * snac.sampling_rate / decoder.frame_samples)  # frames
+    frames = 8 * window
     codes = [
         [[(i * 7 + f) % snac.codebook_size for f in range(frames * decoder.frame_steps // s)]]
         for i, s in enumerate(decoder.strides)
     ]
     decoder.push(codes)
-    assert len(widths) >= 40 and max(widths) <= decoder.max_steps
-    assert decoder.max_steps < 1 << 20
+    assert len(widths) >= 8 and max(widths) <= window * decoder.frame_steps
 
 
 def test_streams_run_beside_a_long_message(port, model):

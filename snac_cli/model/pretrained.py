@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import torch
 from torch import nn
@@ -49,7 +51,22 @@ def find_checkpoint(name_or_path: str | os.PathLike[str], **hub_kwargs: Any) -> 
     name = str(name_or_path)
     if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ModelNotFoundError(f"no checkpoint folder at {name}")
+    if name not in PRETRAINED and name.count("/") != 1:  # a typo of a short name (48khz) goes to no Hub
+        raise ModelNotFoundError(
+            f"no model {name!r}: give a short name ({', '.join(PRETRAINED)}), a Hub repo id (owner/name) or a folder"
+        )
     return download_checkpoint(PRETRAINED.get(name, name), **hub_kwargs)
+
+
+def hub_reachable(seconds: float = 3.0) -> bool:
+    """Whether the Hub's host answers at all: where it does not, the cache is used at once (huggingface_hub
+    would retry 5 times over 25 s, a warning line each, before saying it is offline)."""
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((endpoint.hostname or "", endpoint.port or 443), timeout=seconds).close()
+        return True
+    except OSError:
+        return False
 
 
 def download_checkpoint(repo_id: str, **hub_kwargs: Any) -> tuple[Path, Path]:
@@ -68,6 +85,8 @@ def download_checkpoint(repo_id: str, **hub_kwargs: Any) -> tuple[Path, Path]:
         f"(offline or HF_HUB_OFFLINE=1): run `hf download {repo_id}` on a connected machine, "
         "or pass a local folder holding config.json and pytorch_model.bin"
     )
+    if not hub_reachable():
+        hub_kwargs = {**hub_kwargs, "local_files_only": True}
     try:
         config = hf_hub_download(repo_id, "config.json", **hub_kwargs)
         missing: list[Exception] = []
