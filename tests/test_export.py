@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from snac_cli.errors import InputError
-from tests.helpers.cli import invoke, snac
+from tests.helpers.cli import USAGE, invoke, snac
 
 
 @pytest.mark.parametrize("fmt, suffix", [("npy", ".npy"), ("jsonl", ".jsonl"), ("tokens", ".txt")])
@@ -184,3 +184,20 @@ def test_bad_token_input_is_one_line_and_leaves_no_output(tmp_path, checkpoint, 
     result = snac("decode", "--tokens", "-", tmp_path / output, "-m", checkpoint("tiny-lm"), *extra, stdin=stdin)
     assert result.returncode == code and message in result.stderr.decode(), result.stderr
     assert result.stderr.decode().count("\n") == 1 and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz", "tokens"])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_two_inputs_of_one_name_are_refused_before_any_output(tmp_path, good_snac, fmt, force):
+    """`snac export a/x.snac b/x.snac -o out/` would write out/x twice (with -f, losing a's codes): it is a
+    usage error before anything is written, as it is for a folder run."""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.snac").write_bytes(good_snac.read_bytes())
+    (tmp_path / "out").mkdir()
+    inputs = [tmp_path / "a" / "x.snac", tmp_path / "b" / "x.snac"]
+    result = invoke("export", *inputs, "--format", fmt, "-o", tmp_path / "out", *force)
+    assert result.exit_code == USAGE and "would both write" in result.stderr, result.output
+    assert result.stderr.count("\n") == 1 and not list((tmp_path / "out").iterdir())
+    twice = invoke("export", good_snac, good_snac, "--format", fmt, *force)
+    assert twice.exit_code == USAGE and "is given 2 times" in twice.stderr, twice.output

@@ -111,5 +111,7 @@ def import_tokens(tokens: np.ndarray, header: SnacHeader, per_frame: int, *, off
     return SnacFile(**vars(header), original_length=length, codes=codes)
 
 
-def default_output(path: str, fmt: str) -> Path:
-    return Path(path).with_suffix(EXTENSIONS[fmt])
+def export_target(path: str, fmt: str, folder: str | None) -> Path:
+    """Where `snac export` writes a file's export: beside it, or in `folder` under its own name."""
+    target = Path(path).with_suffix(EXTENSIONS[fmt])
+    return target if folder is None else Path(folder) / target.name
