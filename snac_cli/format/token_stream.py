@@ -107,16 +107,29 @@ class TokenFrames:
 
 class TextTokens:
     """Token text, such as `<snac_12><snac_4109>` or `<custom_token_7>`, read in pieces of any size: `feed`
-    returns the numbers of the tokens now complete. Whitespace between tokens is skipped; anything else that
-    is not a token is an error naming the token index it stands at (None for it, with `lenient`)."""
+    returns the numbers of the tokens now complete. Each line is a channel (blank lines aside): a line break
+    ends any token, and `lines` counts the lines that held tokens. Whitespace between tokens is skipped;
+    anything else that is not a token is an error naming the token index it stands at (None for it, with
+    `lenient`)."""
 
     def __init__(self, template: str = "<snac_{}>", *, lenient: bool = False):
         self.prefix, _, self.suffix = check_template(template).partition("{}")
         self.template, self.lenient = template, lenient
         self.buffer = ""
         self.count = 0
+        self.lines = 0  # lines that held tokens (or junk), the current one included
+        self.on_line = False  # whether the current line holds any yet
 
     def feed(self, text: str, final: bool = False) -> list[int | None]:
+        *ended, last = text.split("\n")
+        out: list[int | None] = []
+        for line in ended:
+            out += self.scan(line, final=True)  # the line's end ends its last token
+            self.on_line = False
+        return out + self.scan(last, final)
+
+    def scan(self, text: str, final: bool) -> list[int | None]:
+        """The tokens of `text`, within one line, complete now."""
         self.buffer += "".join(text.split())
         out: list[int | None] = []
         while self.buffer:
@@ -141,6 +154,8 @@ class TextTokens:
             out.append(int(number))
             self.count += 1
             self.buffer = rest[len(self.suffix) :]
+        if out and not self.on_line:
+            self.lines, self.on_line = self.lines + 1, True
         return out
 
     def junk(self, next_token: int) -> None:
@@ -150,3 +165,15 @@ class TextTokens:
             raise ValueError(f"not a {self.template!r} token at index {self.count}: {text[:30]!r}")
         self.count += 1
         self.buffer = "" if next_token < 0 else self.buffer[next_token:]
+
+
+def text_rows(text: str, template: str = "<snac_{}>", *, lenient: bool = False) -> list[list[int | None]]:
+    """Token text read whole: the tokens of each line (a channel), blank lines aside; `TextTokens` reads each."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            rows.append(TextTokens(template, lenient=lenient).feed(line, final=True))
+        except ValueError as e:
+            raise ValueError(f"line {number}: {e}" if len(lines) > 1 else str(e)) from None
+    return rows
