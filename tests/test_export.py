@@ -231,3 +231,17 @@ def test_token_text_is_one_channel_per_line_for_decode_as_for_import(tmp_path, c
         assert refused.stderr.count(b"\n") == 1 and not list(tmp_path.glob("u.*"))
     streamed = snac("decode", "--tokens", "-", "-", "--format", "raw", "-m", model, stdin=text)
     assert streamed.returncode == InputError.exit_code and b"second line of tokens" in streamed.stderr
+
+
+@pytest.mark.parametrize("token", ["<snac_1 0>", "<sn ac_1>", "<snac_\n1>"])
+def test_whitespace_inside_a_token_is_malformed_for_import_and_decode(tmp_path, checkpoint, token):
+    """Whitespace stands between tokens, never inside one: `<snac_1 0>` is not code 10, and the error quotes
+    the token as written."""
+    text = (token + "<snac_1>" * 6 + "\n").encode()
+    written = token.split("\n")[0]
+    model = checkpoint("tiny-lm")
+    for command in (["import", "-", tmp_path / "t.snac"], ["decode", "--tokens", "-", tmp_path / "t.wav"]):
+        result = snac(*command, "-m", model, stdin=text)
+        assert result.returncode == InputError.exit_code, result.stderr
+        assert f"token at index 0: {written!r}" in result.stderr.decode() and result.stderr.count(b"\n") == 1
+        assert not list(tmp_path.iterdir())

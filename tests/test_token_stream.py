@@ -104,3 +104,33 @@ def test_each_line_of_text_is_a_channel():
     assert reader.feed("<snac_3>", final=True) == [3] and reader.lines == 2
     with pytest.raises(ValueError, match="line 2: not a '<snac_{}>' token at index 1"):
         text_rows("<snac_1>\n<snac_2>oops")
+
+
+@pytest.mark.parametrize(("text", "written"), [
+    ("<snac_1><snac_1 0>", "<snac_1 0>"),  # not code 10
+    ("<snac_1><sn ac_1>", "<sn ac_1>"),  # not <snac_1>
+    ("<snac_1><snac_\t2>", "<snac_\t2>"),
+    ("<snac_1><snac_٣>", "<snac_٣>"),  # a digit of another script
+    ("1 2 3 4 5 6 7", "1 2 3 4 5 6 7"),  # not '1234567'
+])  # fmt: skip
+def test_whitespace_inside_a_token_makes_it_no_token_quoted_as_written(text, written):
+    def one_character_at_a_time(text: str) -> None:
+        reader = TextTokens()
+        for c in text:
+            reader.feed(c)
+        reader.feed("", final=True)
+
+    for read in (text_rows, one_character_at_a_time):
+        with pytest.raises(ValueError) as error:
+            read(text)
+        assert str(error.value).endswith(f": {written!r}")
+    assert TextTokens(lenient=True).feed(text + " <snac_5>", final=True)[-2:] == [None, 5]
+
+
+def test_a_line_break_inside_a_token_ends_it():
+    with pytest.raises(ValueError, match="line 1: not a '<snac_{}>' token at index 1: '<snac_'"):
+        text_rows("<snac_1><snac_\n1>")
+    reader = TextTokens()
+    assert reader.feed("<snac_1><snac_") == [1]
+    with pytest.raises(ValueError, match="index 1: '<snac_'"):
+        reader.feed("\n1>")
