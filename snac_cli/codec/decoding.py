@@ -105,6 +105,7 @@ def decode_file(
     subtype = settings.subtype.value if settings.subtype else None
     check_output_format(target_name, subtype, rate, h.original_channels)  # before the model loads
     snac_model = load_model(model if model.name else replace(model, name=h.model))
+    check_model(snac_model, h)  # another model's file is that, not a corrupted one: before its length is judged
     if length is not None:  # a forged length is refused before any output exists
         check_length(snac_model, h, length, frames)
     seconds = length / h.original_sample_rate if length is not None else None

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from snac_cli import __version__
 from snac_cli.engine.devices import check_precision, resolve_device
-from snac_cli.errors import ModelError
+from snac_cli.errors import ContainerError, ModelError
 from snac_cli.format.container import SnacHeader
 from snac_cli.model import SNAC, CheckpointError, SNACConfig
 from snac_cli.model.pretrained import find_checkpoint, read_config
@@ -48,11 +48,17 @@ def config_of(name: str) -> SNACConfig:
 
 
 def check_model(model: SNAC, header: SnacHeader) -> None:
-    """A file decodes only with the model that made it."""
-    if model.config.fingerprint() != header.fingerprint or model.vq_strides != list(header.vq_strides):
+    """A file decodes only with the model that made it (another model's: a model error); a header naming the
+    model's config but contradicting it is forged or corrupted."""
+    if model.config.fingerprint() != header.fingerprint:
         raise ModelError(
             f"the file was made by model {header.model} (config {header.fingerprint}), "
             f"which differs from the one given (config {model.config.fingerprint()})"
+        )
+    if model.vq_strides != list(header.vq_strides):
+        raise ContainerError(
+            f"corrupted header: strides {header.vq_strides} where config {header.fingerprint} has "
+            f"{tuple(model.vq_strides)}"
         )
 
 
