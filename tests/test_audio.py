@@ -239,3 +239,31 @@ def test_what_the_format_check_lets_through_is_written_and_what_it_refuses_it_re
         frames = max(1, rate // 100)
         write_stream(path, [np.zeros((channels, frames), dtype=np.float32)], rate, channels)
         assert sf.info(path).samplerate == rate and sf.info(path).channels == channels
+
+
+@pytest.mark.parametrize("subtype, bits", [("PCM_16", 16), ("PCM_24", 24)])
+def test_every_writer_rounds_floats_to_the_same_integers(tmp_path, subtype, bits):
+    """WAV, AIFF and FLAC files, WAV on a stream and raw PCM hold the same integers for the same floats: each
+    sample rounded to the nearest step of 2**-(bits-1) (half to even), clipped at full scale."""
+    rng = np.random.default_rng(0)
+    steps = rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), size=(2, 4000))
+    fractions = rng.choice([0.0, 0.25, 0.5, 0.75, -0.25, -0.5, -0.75], size=steps.shape)
+    block = ((steps + fractions) / 2 ** (bits - 1)).astype(np.float32)
+    block[:, :4] = [[1.5, -1.5, 1.0, -1.0], [0.999, -0.999, 0.0, 2.0**-bits]]  # past full scale, at the edges
+    scaled = block.astype(np.float64) * 2 ** (bits - 1)
+    expected = np.clip(np.round(scaled), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).astype(np.int64).T
+    got = {}
+    for extension in ("wav", "aiff", "flac"):
+        write_stream(tmp_path / f"a.{extension}", [block], 16000, 2, subtype=subtype)
+        ints, _ = sf.read(tmp_path / f"a.{extension}", dtype="int32")
+        got[extension] = ints.astype(np.int64) >> (32 - bits)
+    stream = io.BytesIO()
+    write_stream(stream, [block], 16000, 2, subtype=subtype, length=block.shape[1])
+    ints, _ = sf.read(io.BytesIO(stream.getvalue()), dtype="int32")
+    got["-"] = ints.astype(np.int64) >> (32 - bits)
+    if bits == 16:
+        raw = io.BytesIO()
+        write_stream(raw, [block], 16000, 2, raw=True)
+        got["raw"] = np.frombuffer(raw.getvalue(), dtype="<i2").reshape(-1, 2).astype(np.int64)
+    for name, ints in got.items():
+        assert np.array_equal(ints, expected), f"{name}: {np.sum(ints != expected)} samples differ"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from snac_cli.batch.plan import Job, Record, plan, read_list, relative_target
+from snac_cli.batch.plan import Job, Record, collisions, plan, read_list, relative_target
 from snac_cli.batch.runner import run_pool
 from snac_cli.batch.tasks import groups_of
 from snac_cli.cli import app
@@ -316,9 +316,37 @@ def test_a_list_entry_never_escapes_the_output_folder():
     assert read_list([b"a.wav\n", b"  \n", b"# c\n", b"b c.wav\r\n"]) == [Path("a.wav"), Path("b c.wav")]
 
 
-def test_two_inputs_that_would_write_one_output_are_refused(tmp_path):
-    with pytest.raises(InputError, match="would both write"):
-        plan([Path("x/a.wav"), Path("x/a.flac")], tmp_path, ".snac")
+def test_inputs_that_would_write_one_output_are_found_with_their_inputs(tmp_path):
+    jobs = plan([Path("x/a.wav"), Path("x/b.wav"), Path("x/a.flac"), Path("x/b.wav")], tmp_path, ".snac")
+    assert collisions(jobs) == {tmp_path / "x/a.snac": [Path("x/a.wav"), Path("x/a.flac")],
+                                tmp_path / "x/b.snac": [Path("x/b.wav"), Path("x/b.wav")]}  # fmt: skip
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_inputs_that_would_write_one_output_fail_and_the_others_go_on(tmp_path, tiny, audio_file, listed,
+                                                                      monkeypatch):  # fmt: skip
+    """A folder holding a.wav and a.ogg (or a list naming a file twice): only one could be kept, so both are
+    recorded as failed, in the manifest and the summary, the other files are done, and the run exits 3."""
+    (tmp_path / "in").mkdir()
+    for name in ("a.wav", "a.ogg", "b.wav"):
+        audio_file(f"in/{name}", seconds=0.3)
+    out = tmp_path / "out"
+    if listed:
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "list.txt").write_text("in/b.wav\nin/a.wav\nin/b.wav\n")
+        result = invoke("encode", "--files-from", tmp_path / "list.txt", out, "-m", tiny)
+        out = out / "in"
+    else:
+        result = invoke("encode", tmp_path / "in", out, "-m", tiny)
+    assert result.exit_code == InputError.exit_code, result.output
+    lines = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    clashing = "b" if listed else "a"
+    failed = [r for r in lines if r["status"] == "failed"]
+    assert len(failed) == 2 and all(Path(r["input"]).stem == clashing for r in failed)
+    assert all("would both write" in r["error"] or "is given 2 times" in r["error"] for r in failed)
+    done = [r for r in lines if r["status"] == "ok"]
+    assert len(done) == 1 and (out / Path(done[0]["output"]).name).exists()
+    assert not (out / f"{clashing}.snac").exists() and "1 done" in result.stderr and "2 failed" in result.stderr
 
 
 def test_short_clips_are_grouped_by_length_and_long_ones_go_alone():

@@ -434,3 +434,28 @@ def test_the_inference_window_does_not_change_a_decode(tmp_path, tiny, audio_fil
     piped = snac("decode", "-", "-", "--subtype", "FLOAT", stdin=(tmp_path / "a.snac").read_bytes())
     outputs.append(sf.read(io.BytesIO(piped.stdout))[0])
     assert all(np.abs(outputs[0] - other).max() <= 1e-5 for other in outputs[1:])  # float rounding alone
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-", "--format", "flac"], "stdout carries wav or raw only"),
+    (["-", "--format", "xyz"], "stdout carries wav or raw only"),
+    (["out.wav", "--format", "flac"], "a file's format is its extension's"),
+    (["--tokens", "-", "--format", "ogg"], "stdout carries wav or raw only"),
+])  # fmt: skip
+def test_a_format_the_output_cannot_carry_is_refused_before_any_work(tmp_path, good_snac, args, message):
+    """`snac decode x.snac - --format flac` does not write WAV instead: stdout carries WAV or raw PCM."""
+    source = ["decode", good_snac] if args[0] != "--tokens" else ["decode", "--tokens", tmp_path / "t.txt"]
+    args = args[1:] if args[0] == "--tokens" else args
+    result = snac(*source, *[tmp_path / a if a == "out.wav" else a for a in args], cwd=tmp_path)
+    assert result.returncode == USAGE and message in result.stderr.decode(), result.stderr
+    assert result.stdout == b"" and not (tmp_path / "out.wav").exists()
+
+
+def test_a_list_run_into_stdout_is_refused(tmp_path, good_snac, monkeypatch):
+    """With --files-from, the one argument is the output folder: `-` is not one (no folder named `-`)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "list.txt").write_text(f"{good_snac}\n")
+    for command in ("decode", "encode"):
+        result = invoke(command, "--files-from", tmp_path / "list.txt", "-")
+        assert result.exit_code == USAGE and "not - (stdout)" in result.stderr, result.output
+    assert not (tmp_path / "-").exists()

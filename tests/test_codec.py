@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 
 import numpy as np
 import pytest
@@ -103,3 +104,17 @@ def test_files_encode_and_decode_through_the_library_alone(tmp_path, tiny, audio
         seconds = decode_file(codes, tmp_path / "b.flac", DecodeSettings(sample_rate=16000))
     info = sf.info(tmp_path / "b.flac")
     assert seconds == pytest.approx(0.7, abs=1e-3) and (info.samplerate, info.channels) == (16000, 2)
+
+
+def test_another_models_file_is_a_model_error_not_a_corrupted_file(tmp_path, checkpoint, audio_file):
+    """Decoding with a model that did not make the file (its frames are another length, so the file's length
+    does not fit them either) says which configs differ, exit 4, before any judgement of the length."""
+    from tests.helpers.cli import MODEL, invoke
+
+    made = checkpoint("tiny-lm")
+    assert invoke("encode", audio_file("in.wav", seconds=0.5), tmp_path / "a.snac", "-m", made).exit_code == 0
+    result = invoke("decode", tmp_path / "a.snac", tmp_path / "a.wav", "-m", checkpoint("tiny"))
+    assert result.exit_code == MODEL, result.output
+    configs = re.findall(r"config ([0-9a-f]{8})", result.stderr)
+    assert "differs from the one given" in result.stderr and len(set(configs)) == 2, result.stderr
+    assert not (tmp_path / "a.wav").exists()

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from snac_cli.errors import InputError
-from tests.helpers.cli import invoke, snac
+from tests.helpers.cli import USAGE, invoke, snac
 
 
 @pytest.mark.parametrize("fmt, suffix", [("npy", ".npy"), ("jsonl", ".jsonl"), ("tokens", ".txt")])
@@ -168,7 +168,7 @@ def test_a_smaller_lookahead_streams_the_same_length_with_one_warning(tmp_path, 
     [
         (b"", "a.wav", InputError.exit_code, "stdin: no tokens"),
         (b"<snac_1><snac_2>", "a.wav", InputError.exit_code, "end inside a frame"),
-        (b"\xff<snac_1>", "a.wav", InputError.exit_code, "can't decode byte"),
+        (b"\xff<snac_1>", "a.wav", InputError.exit_code, "not UTF-8"),
         (b"<snac_1>", "a.mp3", 2, "MP3 cannot hold audio at 12345 Hz"),
         (b"<snac_1>", "a.raw", 2, "--format raw writes to stdout"),
     ],
@@ -184,3 +184,64 @@ def test_bad_token_input_is_one_line_and_leaves_no_output(tmp_path, checkpoint, 
     result = snac("decode", "--tokens", "-", tmp_path / output, "-m", checkpoint("tiny-lm"), *extra, stdin=stdin)
     assert result.returncode == code and message in result.stderr.decode(), result.stderr
     assert result.stderr.decode().count("\n") == 1 and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz", "tokens"])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_two_inputs_of_one_name_are_refused_before_any_output(tmp_path, good_snac, fmt, force):
+    """`snac export a/x.snac b/x.snac -o out/` would write out/x twice (with -f, losing a's codes): it is a
+    usage error before anything is written, as it is for a folder run."""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.snac").write_bytes(good_snac.read_bytes())
+    (tmp_path / "out").mkdir()
+    inputs = [tmp_path / "a" / "x.snac", tmp_path / "b" / "x.snac"]
+    result = invoke("export", *inputs, "--format", fmt, "-o", tmp_path / "out", *force)
+    assert result.exit_code == USAGE and "would both write" in result.stderr, result.output
+    assert result.stderr.count("\n") == 1 and not list((tmp_path / "out").iterdir())
+    twice = invoke("export", good_snac, good_snac, "--format", fmt, *force)
+    assert twice.exit_code == USAGE and "is given 2 times" in twice.stderr, twice.output
+
+
+def test_token_text_is_one_channel_per_line_for_decode_as_for_import(tmp_path, checkpoint, audio_file):
+    """`snac export stereo.snac --format tokens -o - | snac decode --tokens - out.wav` gives the 2 channels
+    that `snac import` reads from the same text; lines of different lengths are malformed tokens."""
+    model = checkpoint("tiny-lm")
+    wav = audio_file("in.wav", rate=16000, channels=2, seconds=0.6)
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", model, "--channels", "keep").exit_code == 0
+    text = snac("export", tmp_path / "a.snac", "--format", "tokens", "-o", "-").stdout
+    assert text.count(b"\n") == 2
+    piped = snac("decode", "--tokens", "-", tmp_path / "piped.wav", "-m", model, stdin=text)
+    assert piped.returncode == 0, piped.stderr
+    (tmp_path / "a.txt").write_bytes(text)
+    assert invoke("import", tmp_path / "a.txt", tmp_path / "b.snac", "-m", model).exit_code == 0
+    imported = invoke("decode", tmp_path / "b.snac", tmp_path / "imported.wav", "--sample-rate", "model")
+    assert imported.exit_code == 0, imported.output
+    filed = invoke("decode", "--tokens", tmp_path / "a.txt", tmp_path / "filed.wav", "-m", model)
+    assert filed.exit_code == 0, filed.output
+    expected, _ = sf.read(tmp_path / "imported.wav", dtype="int16")
+    for name in ("piped", "filed"):
+        audio, _ = sf.read(tmp_path / f"{name}.wav", dtype="int16")
+        assert audio.shape == expected.shape and audio.shape[1] == 2 and np.array_equal(audio, expected)
+    first, second = text.split(b"\n")[:2]
+    uneven = first + b"\n" + b"".join(t + b">" for t in second.split(b">")[:7]) + b"\n"
+    for command in (["decode", "--tokens", "-", tmp_path / "u.wav"], ["import", "-", tmp_path / "u.snac"]):
+        refused = snac(*command, "-m", model, stdin=uneven)
+        assert refused.returncode == InputError.exit_code and b"channels of different lengths" in refused.stderr
+        assert refused.stderr.count(b"\n") == 1 and not list(tmp_path.glob("u.*"))
+    streamed = snac("decode", "--tokens", "-", "-", "--format", "raw", "-m", model, stdin=text)
+    assert streamed.returncode == InputError.exit_code and b"second line of tokens" in streamed.stderr
+
+
+@pytest.mark.parametrize("token", ["<snac_1 0>", "<sn ac_1>", "<snac_\n1>"])
+def test_whitespace_inside_a_token_is_malformed_for_import_and_decode(tmp_path, checkpoint, token):
+    """Whitespace stands between tokens, never inside one: `<snac_1 0>` is not code 10, and the error quotes
+    the token as written."""
+    text = (token + "<snac_1>" * 6 + "\n").encode()
+    written = token.split("\n")[0]
+    model = checkpoint("tiny-lm")
+    for command in (["import", "-", tmp_path / "t.snac"], ["decode", "--tokens", "-", tmp_path / "t.wav"]):
+        result = snac(*command, "-m", model, stdin=text)
+        assert result.returncode == InputError.exit_code, result.stderr
+        assert f"token at index 0: {written!r}" in result.stderr.decode() and result.stderr.count(b"\n") == 1
+        assert not list(tmp_path.iterdir())

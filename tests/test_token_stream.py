@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snac_cli.format.token_stream import TextTokens, TokenFrames
-from snac_cli.format.tokens import format_text, parse_text, to_tokens
+from snac_cli.format.token_stream import TextTokens, TokenFrames, text_rows
+from snac_cli.format.tokens import format_text, to_tokens
 
 STRIDES = [(4, 2, 1), (8, 4, 2, 1)]
 
@@ -70,17 +70,67 @@ def test_a_partial_last_frame_is_an_error():
 def test_text_read_in_pieces_of_any_size_reads_as_a_whole(data):
     template = data.draw(st.sampled_from(["<snac_{}>", "<custom_token_{}>", "a{}", "[{}]x"]))
     tokens = data.draw(st.lists(st.integers(0, 2**63 - 1), max_size=20))
-    text = format_text(np.array(tokens, dtype=np.int64), template)
-    text = "".join(c + data.draw(st.sampled_from(["", " ", "\n"])) for c in text)  # whitespace between anything
+    spaces = st.sampled_from(["", " ", "\t", "\n", " \n "])
+    text = "".join(format_text(np.array([t], dtype=np.int64), template) + data.draw(spaces) for t in tokens)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=8)))
     reader, numbers = TextTokens(template), []
     for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True):
         numbers += reader.feed(text[a:b])
     numbers += reader.feed("", final=True)
-    assert numbers == tokens == parse_text(text, template).tolist()
+    assert numbers == tokens == [n for row in text_rows(text, template) for n in row]
 
 
 def test_text_that_is_no_token_is_named_by_its_index_or_skipped():
     with pytest.raises(ValueError, match="at index 2: 'oops'"):
         TextTokens().feed("<snac_1><snac_2>oops<snac_3>", final=True)
     assert TextTokens(lenient=True).feed("<snac_1>oops<snac_3><snac_x>", final=True) == [1, None, 3, None]
+
+
+def test_text_tokens_round_trip():
+    tokens = np.array([0, 4095, 12])
+    text = format_text(tokens)
+    assert text == "<snac_0><snac_4095><snac_12>"
+    assert text_rows(text) == [tokens.tolist()]
+    assert text_rows("<snac_1> <snac_2>\n") == [[1, 2]]
+    with pytest.raises(ValueError):
+        text_rows("<snac_1><other_2>")
+
+
+def test_each_line_of_text_is_a_channel():
+    assert text_rows("<snac_1><snac_2>\n\n<snac_3> <snac_4>\r\n") == [[1, 2], [3, 4]]
+    reader = TextTokens()
+    assert reader.feed("<snac_1><sn") == [1] and reader.lines == 1
+    assert reader.feed("ac_2>\n \n") == [2] and reader.lines == 1
+    assert reader.feed("<snac_3>", final=True) == [3] and reader.lines == 2
+    with pytest.raises(ValueError, match="line 2: not a '<snac_{}>' token at index 1"):
+        text_rows("<snac_1>\n<snac_2>oops")
+
+
+@pytest.mark.parametrize(("text", "written"), [
+    ("<snac_1><snac_1 0>", "<snac_1 0>"),  # not code 10
+    ("<snac_1><sn ac_1>", "<sn ac_1>"),  # not <snac_1>
+    ("<snac_1><snac_\t2>", "<snac_\t2>"),
+    ("<snac_1><snac_٣>", "<snac_٣>"),  # a digit of another script
+    ("1 2 3 4 5 6 7", "1 2 3 4 5 6 7"),  # not '1234567'
+])  # fmt: skip
+def test_whitespace_inside_a_token_makes_it_no_token_quoted_as_written(text, written):
+    def one_character_at_a_time(text: str) -> None:
+        reader = TextTokens()
+        for c in text:
+            reader.feed(c)
+        reader.feed("", final=True)
+
+    for read in (text_rows, one_character_at_a_time):
+        with pytest.raises(ValueError) as error:
+            read(text)
+        assert str(error.value).endswith(f": {written!r}")
+    assert TextTokens(lenient=True).feed(text + " <snac_5>", final=True)[-2:] == [None, 5]
+
+
+def test_a_line_break_inside_a_token_ends_it():
+    with pytest.raises(ValueError, match="line 1: not a '<snac_{}>' token at index 1: '<snac_'"):
+        text_rows("<snac_1><snac_\n1>")
+    reader = TextTokens()
+    assert reader.feed("<snac_1><snac_") == [1]
+    with pytest.raises(ValueError, match="index 1: '<snac_'"):
+        reader.feed("\n1>")

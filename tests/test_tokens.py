@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snac_cli.format.tokens import check_template, format_text, frame_order, from_tokens, parse_text, to_tokens
+from snac_cli.format.tokens import check_template, frame_order, from_tokens, to_tokens
 
 
 def test_the_24khz_order_is_orpheus_order():
@@ -51,16 +51,6 @@ def test_bad_token_sequences_are_rejected_with_their_place():
 def test_odd_strides_cannot_be_interleaved():
     with pytest.raises(ValueError, match="multiple of the next"):
         frame_order((3, 2, 1))
-
-
-def test_text_tokens_round_trip():
-    tokens = np.array([0, 4095, 12])
-    text = format_text(tokens)
-    assert text == "<snac_0><snac_4095><snac_12>"
-    assert parse_text(text).tolist() == tokens.tolist()
-    assert parse_text("<snac_1> <snac_2>\n").tolist() == [1, 2]
-    with pytest.raises(ValueError):
-        parse_text("<snac_1><other_2>")
 
 
 @pytest.mark.parametrize("template", ["abc", "{0}{1}", "{x}", "{}{}", "{}", "< {}>", "<{}1>", "{{}}<{}>", "<{:d}>"])

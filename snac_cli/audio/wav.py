@@ -153,15 +153,25 @@ def wav_header(channels: int, sample_rate: int, subtype: str, frames: int | None
     )
 
 
+PCM_BITS = {"PCM_16": 16, "PCM_24": 24}  # the integer sample formats snac writes
+
+
+def pcm_ints(samples: np.ndarray, bits: int) -> np.ndarray:
+    """Float samples as `bits`-bit integers (int32, same shape): the one float -> integer conversion of every
+    writer (files of every format, streams, raw). Scaled by 2**(bits-1), rounded to the nearest (half to
+    even) and clipped, so that integers read back as x / 2**(bits-1), as every reader here does, come back
+    exactly."""
+    full = 2 ** (bits - 1)
+    return np.clip(np.round(samples * full), -full, full - 1).astype(np.int32)
+
+
 def wav_samples(block: np.ndarray, subtype: str) -> bytes:
     """Interleaved little-endian sample bytes of a float block (channels, n), clipped for PCM."""
     frames = block.T
     if subtype == "FLOAT":
         return frames.astype("<f4").tobytes()
-    bits = 16 if subtype == "PCM_16" else 24
-    # Scale by 2**(bits-1) and clip, so that integer samples read as x / 2**(bits-1) come back exactly.
-    ints = np.clip(np.round(frames * 2 ** (bits - 1)), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).astype("<i4")
-    if bits == 16:
+    ints = pcm_ints(frames, PCM_BITS[subtype]).astype("<i4")  # (n, channels)
+    if subtype == "PCM_16":
         return ints.astype("<i2").tobytes()
     ints = np.ascontiguousarray(ints)
     return ints.view(np.uint8).reshape(*ints.shape, 4)[..., :3].tobytes()

@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from snac_cli.audio.reader import BLOCK, file_name
-from snac_cli.audio.wav import wav_header, wav_samples
+from snac_cli.audio.wav import pcm_ints, wav_header, wav_samples
 from snac_cli.errors import UsageError
 from snac_cli.files import atomic_output
 
@@ -59,9 +59,15 @@ def check_output_format(path: str, subtype: str | None, rate: int | None = None,
         raise UsageError(f"{path}: {fmt} holds at most {most} channels, not {channels}; use WAV")
 
 
-def clipped(block: np.ndarray, subtype: str) -> np.ndarray:
-    """Integer and lossy outputs cannot hold samples beyond full scale: clip them instead of wrapping."""
-    return block if subtype == "FLOAT" else np.clip(block, -1.0, 1.0)
+def file_samples(block: np.ndarray, subtype: str) -> np.ndarray:
+    """A block (channels, n) as libsndfile is given it (n, channels): integers, made by `pcm_ints` as for
+    streams, for PCM (24-bit in the top bits of int32, as libsndfile takes them), so that every format rounds
+    alike; floats otherwise, clipped to full scale for lossy formats instead of wrapping."""
+    if subtype == "PCM_16":
+        return pcm_ints(block.T, 16).astype(np.int16)
+    if subtype == "PCM_24":
+        return pcm_ints(block.T, 24) << 8
+    return block.T if subtype == "FLOAT" else np.clip(block, -1.0, 1.0).T
 
 
 def write_stream(
@@ -102,7 +108,7 @@ def write_stream(
     ):
         f.comment = comment
         for block in blocks:
-            f.write(clipped(block, subtype).T)
+            f.write(file_samples(block, subtype))
             written += block.shape[1]
     return written
 

@@ -82,14 +82,26 @@ def relative_target(path: Path, root: Path | None) -> PurePath:
 
 
 def plan(sources: list[Path], out_dir: Path, suffix: str, root: Path | None = None) -> list[Job]:
-    """A job per input, its output mirrored below `out_dir` with `suffix`; two inputs may not share one."""
-    jobs = [Job(s, out_dir / relative_target(s, root).with_suffix(suffix)) for s in sources]
-    seen: dict[Path, Path] = {}
+    """A job per input, its output mirrored below `out_dir` with `suffix` (two inputs may share one: see
+    `collisions`)."""
+    return [Job(s, out_dir / relative_target(s, root).with_suffix(suffix)) for s in sources]
+
+
+def collisions(jobs: Iterable[Job]) -> dict[Path, list[Path]]:
+    """The outputs that more than one input would write (an input listed twice among them), each with its
+    inputs in order: only one of them could be kept, so none of them is written."""
+    inputs: dict[Path, list[Path]] = {}
     for job in jobs:
-        if job.target in seen:
-            raise InputError(f"{seen[job.target]} and {job.source} would both write {job.target}")
-        seen[job.target] = job.source
-    return jobs
+        inputs.setdefault(job.target, []).append(job.source)
+    return {target: sources for target, sources in inputs.items() if len(sources) > 1}
+
+
+def collision(target: Path, sources: list[Path]) -> str:
+    """What is wrong with inputs that would write one output."""
+    if len(set(sources)) == 1:
+        return f"{sources[0]} is given {len(sources)} times (each would write {target})"
+    both = "both" if len(sources) == 2 else "all"
+    return f"{', '.join(map(str, sources[:-1]))} and {sources[-1]} would {both} write {target}"
 
 
 def sources_of(

@@ -13,6 +13,8 @@ from snac_cli.batch.plan import (
     Job,
     Record,
     check_manifest,
+    collision,
+    collisions,
     failed,
     is_regular,
     plan,
@@ -72,9 +74,13 @@ def run_batch(
     manifest = Path(run.manifest) if run.manifest else out_dir / MANIFEST
     check_manifest(manifest, jobs, run.force)
     sweep_partials([job.target for job in jobs] + [manifest])
+    clashes = collisions(jobs)
     records: list[Record] = []
     todo = []
     for job in jobs:
+        if job.target in clashes:  # only one of them could be kept: none is written, the other jobs go on
+            records.append(failed(job, InputError(collision(job.target, clashes[job.target]))))
+            continue
         if not is_regular(job.source):  # a FIFO could block the run, a device never end
             records.append(Record(str(job.source), str(job.target), "ignored", error="not a regular file"))
             continue

@@ -14,7 +14,7 @@ from snac_cli.cli import options as o
 from snac_cli.cli.app import app
 from snac_cli.cli.display import progress_bar
 from snac_cli.cli.reporting import say
-from snac_cli.cli.streams import audio_input, binary_input, binary_output, check_output, named
+from snac_cli.cli.streams import audio_input, binary_input, binary_output, check_audio_format, check_output, named
 from snac_cli.errors import InputError, SnacError, UsageError
 from snac_cli.settings import (
     DEFAULT_MODEL,
@@ -96,13 +96,14 @@ def decode(
     jobs: o.Jobs = 1,
     manifest: o.Manifest = None,
     audio_format: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--format",
             metavar="FORMAT",
-            help="Audio format of a folder's outputs (wav, flac, ogg); on stdout, wav or raw (16-bit PCM, no header).",
+            help="Audio format of a folder's outputs (wav, flac, ogg); on stdout, wav or raw (16-bit PCM, no "
+            "header); a file's is its extension's. [default: wav]",
         ),
-    ] = "wav",
+    ] = None,
     tokens: Annotated[
         bool,
         typer.Option("--tokens", help="INPUT holds language-model tokens (text, .npy, .jsonl), decoded as they come."),
@@ -137,7 +138,8 @@ def decode(
         check_lookahead(output)
     fixed_rate = settings.sample_rate if isinstance(settings.sample_rate, int) else None
     subtype_name = subtype.value if subtype else None
-    raw = audio_format.lower() == "raw"
+    audio_format = check_audio_format(audio_format, input, output, files_from)
+    raw = audio_format == "raw"
     if tokens or raw:
         check_stream_options(input, output, files_from, raw=raw)
     if tokens:
@@ -149,7 +151,7 @@ def decode(
     if many:
         from snac_cli.batch.tasks import DecodeTask
 
-        suffix = "." + audio_format.lower().lstrip(".")
+        suffix = "." + audio_format
         check_output_format(f"*{suffix}", subtype_name, fixed_rate)  # before any work
         task = DecodeTask(settings, replace(models, threads=threads_per_job(jobs)), suffix)
         run = RunSettings(jobs, manifest, force, quiet)
@@ -273,6 +275,8 @@ def batch_arguments(input: str, output: str | None, files_from: str | None) -> t
     if files_from is not None:
         if output is not None:
             raise UsageError("with --files-from, give only the output folder")
+        if input == "-":
+            raise UsageError("with --files-from, the one argument is the output folder, not - (stdout)")
         return True, None, input
     if output is None:
         raise UsageError("missing the OUTPUT argument")

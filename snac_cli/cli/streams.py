@@ -76,3 +76,18 @@ def read_snac_input(name: str) -> SnacFile:
 
     with binary_input(name) as stream, named(name):
         return read_snac(stream)
+
+
+def check_audio_format(audio_format: str | None, input: str, output: str | None, files_from: str | None) -> str:
+    """The format `decode --format` names (wav by default), refused where the output cannot carry it: stdout
+    carries WAV or raw PCM only, and a file's format is its extension's."""
+    from snac_cli.audio.writer import FORMATS
+
+    fmt = (audio_format or "wav").lower().lstrip(".")
+    if output == "-" and fmt not in ("wav", "raw"):
+        raise UsageError(f"--format {audio_format}: stdout carries wav or raw only; write a file to get {fmt}")
+    one_file = output not in (None, "-") and files_from is None and not Path(input).is_dir() and fmt != "raw"
+    extension = Path(output or "").suffix.lower().lstrip(".")
+    if audio_format is not None and one_file and extension in FORMATS and FORMATS[extension] != FORMATS.get(fmt):
+        raise UsageError(f"--format {audio_format} for {output}: a file's format is its extension's")
+    return fmt

@@ -35,8 +35,9 @@ def export_codes(
 ) -> None:
     """Export codes for language-model training: one flat token sequence per file and channel (depth-first
     per frame: 7 tokens per frame for 24 kHz, 15 for 32/44 kHz), or per-scale arrays."""
+    from snac_cli.batch.plan import Job, collision, collisions
     from snac_cli.files import atomic_output
-    from snac_cli.format.export import default_output, export_bytes
+    from snac_cli.format.export import export_bytes, export_target
 
     to_stdout = output == "-" or (output is None and files == ["-"])  # `cat x.snac | snac export -`
     binary = format in (ExportFormat.npy, ExportFormat.npz)
@@ -48,7 +49,13 @@ def export_codes(
         raise UsageError("stdin has no name to export beside: add -o - (stdout) or -o FOLDER")
     if output not in (None, "-") and not Path(output).is_dir():
         raise OutputError(f"{output}: no such folder (-o names a folder, or - for stdout)")
-    for name in files:
+    jobs = [Job(Path(name), export_target(name, format.value, output)) for name in files]
+    if not to_stdout:
+        for target, inputs in collisions(jobs).items():
+            raise UsageError(collision(target, inputs))
+        for job in jobs:
+            check_output(str(job.target), force, str(job.source))
+    for name, job in zip(files, jobs, strict=True):
         snac = read_snac_input(name)
         try:
             data = export_bytes(snac, name, fmt=format.value, offsets=offsets.value, base=base, template=template)
@@ -57,11 +64,7 @@ def export_codes(
         if to_stdout:
             sys.stdout.buffer.write(data)
             continue
-        target = default_output(name, format.value)
-        if output is not None:
-            target = Path(output) / target.name
-        check_output(str(target), force, name)
-        with atomic_output(target) as out:
+        with atomic_output(job.target) as out:
             out.write(data)
     sys.stdout.flush()
 

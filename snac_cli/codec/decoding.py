@@ -16,6 +16,7 @@ from snac_cli.codec.models import check_model, load_model
 from snac_cli.engine.push_batcher import PushBatcher
 from snac_cli.engine.streaming import decode_stream
 from snac_cli.errors import ContainerError
+from snac_cli.format.checks import check_length
 from snac_cli.format.container import SnacHeader, SnacReader
 from snac_cli.model import SNAC
 from snac_cli.progress import Advance, Progress, silent
@@ -57,7 +58,7 @@ def decode(
     passes be shared with other threads' decodes (`snac serve`: the same audio).
     """
     h = reader.header
-    check_model(model, h)
+    facts = check_model(model, h)
     rate = output_rate(settings.sample_rate, h)
     audio = decode_stream(model, reader.chunks(), seed=settings.seed, window_seconds=settings.window_seconds,
                           lookahead=settings.lookahead, advance=advance, batcher=batcher)  # fmt: skip
@@ -71,7 +72,7 @@ def decode(
         total = original_length if original_length is not None else reader.original_length
         assert total is not None
         if reader.original_length is not None:  # the stream has ended: its length and frame count are known
-            check_length(model, h, reader.original_length, reader.frames)
+            check_length(h, reader.original_length, reader.frames, facts)
         return round(total * rate / h.original_sample_rate)
 
     # Everything past the original length is padding, less than one padding unit of the model's.
@@ -105,8 +106,9 @@ def decode_file(
     subtype = settings.subtype.value if settings.subtype else None
     check_output_format(target_name, subtype, rate, h.original_channels)  # before the model loads
     snac_model = load_model(model if model.name else replace(model, name=h.model))
+    facts = check_model(snac_model, h)  # another model's file is that, not a corrupted one: before its length
     if length is not None:  # a forged length is refused before any output exists
-        check_length(snac_model, h, length, frames)
+        check_length(h, length, frames, facts)
     seconds = length / h.original_sample_rate if length is not None else None
     with progress("decoding", seconds, "s") as advance:
         decoded = decode(
@@ -146,14 +148,3 @@ def verify(stream: BinaryIO) -> tuple[int, int]:
     stream.seek(start)
     assert reader.original_length is not None
     return reader.original_length, reader.frames
-
-
-def check_length(model: SNAC, header: SnacHeader, original_length: int, frames: int) -> None:
-    """The header's length must be what the codes cover, less the encoder's padding (under one padding unit):
-    a longer one would decode to made-up silence, or ask for any amount of memory (a forged file)."""
-    covered = frames * math.lcm(*header.vq_strides) * model.hop_length  # samples at the model's rate
-    length = original_length * header.sample_rate / header.original_sample_rate
-    if not covered - model.config.pad_unit - 1 < length <= covered + 1:
-        raise ContainerError(
-            f"corrupted file: its length ({original_length:,} samples) does not match its codes ({frames:,} frames)"
-        )

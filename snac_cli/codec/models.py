@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from snac_cli import __version__
 from snac_cli.engine.devices import check_precision, resolve_device
 from snac_cli.errors import ModelError
-from snac_cli.format.container import SnacHeader
+from snac_cli.format.checks import ModelFacts, check_length, check_made_by
+from snac_cli.format.container import SnacFile, SnacHeader
 from snac_cli.model import SNAC, CheckpointError, SNACConfig
 from snac_cli.model.pretrained import find_checkpoint, read_config
 from snac_cli.naming import model_id
@@ -47,22 +48,30 @@ def config_of(name: str) -> SNACConfig:
         return read_config(find_checkpoint(name)[0])
 
 
-def check_model(model: SNAC, header: SnacHeader) -> None:
-    """A file decodes only with the model that made it."""
-    if model.config.fingerprint() != header.fingerprint or model.vq_strides != list(header.vq_strides):
-        raise ModelError(
-            f"the file was made by model {header.model} (config {header.fingerprint}), "
-            f"which differs from the one given (config {model.config.fingerprint()})"
-        )
+def model_facts(config: SNACConfig, name: str) -> ModelFacts:
+    """What a file made by this model must agree with (format/header.py checks it)."""
+    return ModelFacts(
+        model=name, fingerprint=config.fingerprint(), sample_rate=config.sampling_rate,
+        codebook_size=config.codebook_size, vq_strides=tuple(config.vq_strides),
+        frame_samples=config.hop_length * math.lcm(*config.vq_strides), pad_unit=config.pad_unit,
+    )  # fmt: skip
 
 
-def frame_samples(header: SnacHeader) -> int:
-    """Samples per coarsest frame at the model's rate: lcm(strides) latent steps of the model's hop (from the
-    config of the model the header names, which must be the one that made the file)."""
-    config = config_of(header.model)
-    if config.fingerprint() != header.fingerprint:
-        raise ModelError(f"model {header.model} is not the one that made the file (config {header.fingerprint})")
-    return config.hop_length * math.lcm(*header.vq_strides)
+def check_model(model: SNAC, header: SnacHeader) -> ModelFacts:
+    """A file decodes only with the model that made it, and its header must say what that model is."""
+    facts = model_facts(model.config, "the one given")
+    check_made_by(header, facts)
+    return facts
+
+
+def frame_samples(snac: SnacFile) -> int:
+    """Samples per coarsest frame at the model's rate, from the config of the model the file names (which
+    must be the one that made it, and agree with its header and length: a file is checked through before
+    it is edited)."""
+    facts = model_facts(config_of(snac.model), f"model {snac.model} as found here")
+    check_made_by(snac, facts)
+    check_length(snac, snac.original_length, snac.frames, facts)
+    return facts.frame_samples
 
 
 def header_for(name: str, channels: int) -> tuple[SnacHeader, int]:

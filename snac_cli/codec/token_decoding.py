@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -56,7 +57,7 @@ def decode_tokens(
     if not (streaming and raw):
         check_output_format(str(target) if not streaming else "-", subtype, out_rate)
     frames = token_parser(snac_model, tokens)
-    pieces, channels, parsers = token_frames(source, frames, tokens)
+    pieces, channels, parsers = token_frames(source, frames, tokens, streamed=streaming)
     decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels, lookahead=settings.lookahead)
     decoded = 0
 
@@ -92,14 +93,24 @@ def token_parser(model: SNAC, tokens: TokenSettings) -> TokenFrames:
 
 
 def token_frames(
-    source: str | os.PathLike[str] | BinaryIO, parser: TokenFrames, tokens: TokenSettings
+    source: str | os.PathLike[str] | BinaryIO, parser: TokenFrames, tokens: TokenSettings, *, streamed: bool
 ) -> tuple[Iterator[list[np.ndarray]], int, list[TokenFrames]]:
-    """(pieces of codes per scale (channels, n_i) as their frames complete, channels, the parsers used)."""
-    suffix = Path(source).suffix.lower() if isinstance(source, (str, os.PathLike)) else ".txt"
+    """(pieces of codes per scale (channels, n_i) as their frames complete, channels, the parsers used).
+
+    Text arriving on a pipe for audio `streamed` as it is decoded is read as it comes, one channel; every
+    other input is read whole, text one channel per line, as `snac import` reads it."""
+    path = isinstance(source, (str, os.PathLike))
+    suffix = Path(source).suffix.lower() if path else ".txt"  # type: ignore[arg-type]
     if suffix not in (".npy", ".jsonl"):
-        return text_frames(source, parser, tokens), 1, [parser]
-    with open(source, "rb") as file:  # type: ignore[arg-type]
-        rows = read_tokens(file.read(), suffix, tokens.template)
+        suffix = ".txt"
+        if streamed and arriving(source):
+            return text_frames(source, parser, tokens), 1, [parser]
+    if path:
+        with open(source, "rb") as file:  # type: ignore[arg-type]
+            data = file.read()
+    else:
+        data = source.read()  # type: ignore[union-attr]
+    rows = read_tokens(data, suffix, tokens.template, lenient=tokens.drop_frame)
     parsers = [parser.again() for _ in rows]
     per_channel = []
     for row, channel in zip(rows, parsers, strict=True):
@@ -113,8 +124,18 @@ def token_frames(
     return iter([codes]), len(rows), parsers
 
 
+def arriving(source: str | os.PathLike[str] | BinaryIO) -> bool:
+    """Whether a source is a pipe (or a terminal) whose text comes as it is made, not a file to read whole."""
+    try:
+        info = os.stat(source) if isinstance(source, (str, os.PathLike)) else os.fstat(source.fileno())
+    except (OSError, ValueError, AttributeError):  # no descriptor (an in-memory stream): all of it is there
+        return False
+    return not stat.S_ISREG(info.st_mode)
+
+
 def text_frames(source: str | os.PathLike[str] | BinaryIO, frames: TokenFrames, tokens: TokenSettings):
-    """Frames from token text read as it arrives (one channel), each handed on the moment it is complete."""
+    """Frames from token text read as it arrives (one channel), each handed on the moment it is complete; a
+    second line of tokens (a second channel) is an error, since the first's audio has gone out alone."""
     text = TextTokens(tokens.template, lenient=tokens.drop_frame)
     decoder = codecs.getincrementaldecoder("utf-8")()
     stream = open(source, "rb") if isinstance(source, (str, os.PathLike)) else source  # noqa: SIM115
@@ -123,6 +144,9 @@ def text_frames(source: str | os.PathLike[str] | BinaryIO, frames: TokenFrames, 
             data = stream.read1(READ) if hasattr(stream, "read1") else stream.read(READ)
             final = not data
             numbers = text.feed(decoder.decode(data, final=final), final=final)
+            if text.lines > 1:
+                raise ValueError("a second line of tokens (a second channel) on a pipe whose audio is written as "
+                                 "it comes: give the text as a file, or write the audio to a file")  # fmt: skip
             done = frames.feed(-1 if n is None else n for n in numbers)
             if done:
                 yield [codes[None] for codes in frames.joined(done)]

@@ -19,6 +19,7 @@ import numpy as np
 
 from snac_cli.errors import ContainerError
 from snac_cli.files import atomic_output
+from snac_cli.format.checks import check_length
 from snac_cli.format.header import (
     MAX_CHANNELS,
     MAX_CHUNK_FRAMES,
@@ -180,6 +181,7 @@ class SnacReader:
             raise ContainerError(f"corrupted file: the end record counts {total} frames, the chunks {self.frames}")
         if r.stream.read(1):
             raise ContainerError("trailing bytes after the end of the .snac data")
+        check_length(h, length, total)  # as far as the format alone can: the model's facts check it exactly
         self.original_length = length
 
 

@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 
 from snac_cli.format.container import SnacFile, SnacHeader
-from snac_cli.format.tokens import INT64_MAX, format_text, from_tokens, parse_text, to_tokens
+from snac_cli.format.token_stream import text_rows
+from snac_cli.format.tokens import INT64_MAX, format_text, from_tokens, to_tokens
 
 FORMATS = ("npy", "npz", "jsonl", "tokens")
 EXTENSIONS = {"npy": ".npy", "npz": ".npz", "jsonl": ".jsonl", "tokens": ".txt"}
+INVALID = INT64_MAX  # out of range at every position of a frame: token_offsets keeps the base below it
 
 
 def flat_tokens(snac: SnacFile, offsets: str, base: int) -> np.ndarray:
@@ -45,9 +47,10 @@ def export_bytes(snac: SnacFile, name: str, *, fmt: str, offsets: str, base: int
     raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
 
 
-def read_tokens(data: bytes, suffix: str, template: str) -> np.ndarray:
+def read_tokens(data: bytes, suffix: str, template: str, *, lenient: bool = False) -> np.ndarray:
     """Token sequences (channels, n) from .npy, .jsonl (first record) or text (one channel per line).
-    Anything else than integer tokens of a 64-bit range, in rows of one length, is a ValueError."""
+    Anything else than integer tokens of a 64-bit range, in rows of one length, is a ValueError; with
+    `lenient`, text that is no token reads as INVALID, a token out of range for every position."""
     if suffix == ".npy":
         try:
             tokens = np.load(io.BytesIO(data), allow_pickle=False)
@@ -58,10 +61,12 @@ def read_tokens(data: bytes, suffix: str, template: str) -> np.ndarray:
     elif suffix == ".jsonl":
         tokens = integer_rows(first_record(text_of(data)).get("tokens"))
     else:
-        rows = [parse_text(line, template) for line in text_of(data).splitlines() if line.strip()]
-        tokens = integer_rows([row.tolist() for row in rows])
+        rows = text_rows(text_of(data), template, lenient=lenient)
+        tokens = integer_rows([[INVALID if n is None else n for n in row] for row in rows])
     tokens = np.atleast_2d(tokens)
-    if tokens.ndim != 2 or not tokens.size:
+    if not tokens.size:
+        raise ValueError("no tokens")
+    if tokens.ndim != 2:
         raise ValueError("expected tokens, one sequence per channel")
     return tokens.astype(np.int64)
 
@@ -111,5 +116,7 @@ def import_tokens(tokens: np.ndarray, header: SnacHeader, per_frame: int, *, off
     return SnacFile(**vars(header), original_length=length, codes=codes)
 
 
-def default_output(path: str, fmt: str) -> Path:
-    return Path(path).with_suffix(EXTENSIONS[fmt])
+def export_target(path: str, fmt: str, folder: str | None) -> Path:
+    """Where `snac export` writes a file's export: beside it, or in `folder` under its own name."""
+    target = Path(path).with_suffix(EXTENSIONS[fmt])
+    return target if folder is None else Path(folder) / target.name

@@ -105,29 +105,51 @@ class TokenFrames:
             self.pending = []
 
 
+DIGITS = frozenset("0123456789")  # a token's number: ASCII digits only (str.isdigit takes any script's)
+JUNK_WAIT = 1024  # characters of text that is no token held while the rest of it may still come
+
+
 class TextTokens:
     """Token text, such as `<snac_12><snac_4109>` or `<custom_token_7>`, read in pieces of any size: `feed`
-    returns the numbers of the tokens now complete. Whitespace between tokens is skipped; anything else that
-    is not a token is an error naming the token index it stands at (None for it, with `lenient`)."""
+    returns the numbers of the tokens now complete. Each line is a channel (blank lines aside): a line break
+    ends any token, and `lines` counts the lines that held tokens. Whitespace between tokens is skipped;
+    anything else that is not a token is an error naming the token index it stands at (None for it, with
+    `lenient`)."""
 
     def __init__(self, template: str = "<snac_{}>", *, lenient: bool = False):
         self.prefix, _, self.suffix = check_template(template).partition("{}")
         self.template, self.lenient = template, lenient
         self.buffer = ""
         self.count = 0
+        self.lines = 0  # lines that held tokens (or junk), the current one included
+        self.on_line = False  # whether the current line holds any yet
 
     def feed(self, text: str, final: bool = False) -> list[int | None]:
-        self.buffer += "".join(text.split())
+        *ended, last = text.split("\n")
+        out: list[int | None] = []
+        for line in ended:
+            out += self.scan(line, final=True)  # the line's end ends its last token
+            self.on_line = False
+        return out + self.scan(last, final)
+
+    def scan(self, text: str, final: bool) -> list[int | None]:
+        """The tokens of `text`, within one line, complete now. Whitespace may stand between tokens, never
+        inside one: `<snac_1 0>` is no token, nor 10."""
+        self.buffer += text
         out: list[int | None] = []
         while self.buffer:
+            if self.buffer[0].isspace():
+                self.buffer = self.buffer.lstrip()
+                continue
             if not self.buffer.startswith(self.prefix):
                 if not final and self.prefix.startswith(self.buffer):
                     break  # the start of a prefix
-                self.junk(self.buffer.find(self.prefix, 1))
+                if not self.junk(final):
+                    break
                 out.append(None)
                 continue
             digits = len(self.prefix)
-            while digits < len(self.buffer) and self.buffer[digits].isdigit():
+            while digits < len(self.buffer) and self.buffer[digits] in DIGITS:
                 digits += 1
             rest = self.buffer[digits:]
             if not final and (len(rest) < len(self.suffix) or (not self.suffix and not rest)):
@@ -135,18 +157,38 @@ class TextTokens:
                     break  # the number or its suffix may go on
             number = self.buffer[len(self.prefix) : digits]
             if not number or not rest.startswith(self.suffix) or len(number) > 19 or int(number) > INT64_MAX:
-                self.junk(self.buffer.find(self.prefix, 1))
+                if not self.junk(final):
+                    break
                 out.append(None)
                 continue
             out.append(int(number))
             self.count += 1
             self.buffer = rest[len(self.suffix) :]
+        if out and not self.on_line:
+            self.lines, self.on_line = self.lines + 1, True
         return out
 
-    def junk(self, next_token: int) -> None:
-        """Text that is no token, up to the next token's start (or the end)."""
+    def junk(self, final: bool) -> bool:
+        """Text that is no token, as written, up to the next token's start (or the line's end): an error, or
+        (`lenient`) skipped and counted. False while more text may yet belong to it."""
+        next_token = self.buffer.find(self.prefix, 1)
+        if next_token < 0 and not final and len(self.buffer) < JUNK_WAIT:
+            return False
         text = self.buffer if next_token < 0 else self.buffer[:next_token]
         if not self.lenient:
-            raise ValueError(f"not a {self.template!r} token at index {self.count}: {text[:30]!r}")
+            raise ValueError(f"not a {self.template!r} token at index {self.count}: {text.strip()[:40]!r}")
         self.count += 1
         self.buffer = "" if next_token < 0 else self.buffer[next_token:]
+        return True
+
+
+def text_rows(text: str, template: str = "<snac_{}>", *, lenient: bool = False) -> list[list[int | None]]:
+    """Token text read whole: the tokens of each line (a channel), blank lines aside; `TextTokens` reads each."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            rows.append(TextTokens(template, lenient=lenient).feed(line, final=True))
+        except ValueError as e:
+            raise ValueError(f"line {number}: {e}" if len(lines) > 1 else str(e)) from None
+    return rows

@@ -98,21 +98,6 @@ def check_template(template: str) -> str:
 
 
 def format_text(tokens: np.ndarray, template: str = "<snac_{}>") -> str:
-    """Tokens as text, e.g. `<snac_12><snac_4109>...`."""
+    """Tokens as text, e.g. `<snac_12><snac_4109>...` (one channel: a line; format/token_stream.py reads it)."""
     check_template(template)
     return "".join(template.format(int(t)) for t in tokens)
-
-
-def parse_text(text: str, template: str = "<snac_{}>") -> np.ndarray:
-    """Inverse of `format_text`; also accepts whitespace between tokens."""
-    prefix, _, suffix = check_template(template).partition("{}")
-    pieces = "".join(text.split()).split(prefix)
-    if pieces[0]:
-        raise ValueError(f"text does not start with a {template!r} token: {pieces[0][:20]!r}")
-    values = []
-    for piece in pieces[1:]:
-        number, _, rest = piece.partition(suffix) if suffix else (piece, "", "")
-        if rest or not (number.isascii() and number.isdigit()) or len(number) > 19 or int(number) > INT64_MAX:
-            raise ValueError(f"not a {template!r} token: {prefix}{piece[:20]}")
-        values.append(int(number))
-    return np.array(values, dtype=np.int64)
