@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from snac_cli.errors import UsageError
+
 DEFAULT_MODEL = "24khz"  # speech, the most used
 
 
@@ -80,6 +82,8 @@ class ModelSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", Precision(self.precision))
+        if self.name is not None and not self.name.strip():  # not the default: a name left out by mistake
+            raise UsageError("the model name is empty: give 24khz, 32khz, 44khz, a Hub repo id or a folder")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,38 @@ def test_a_model_missing_offline_says_how_to_get_it(tmp_path):
         SNAC.from_pretrained("32khz", cache_dir=tmp_path)
 
 
+def test_an_unreachable_hub_is_the_cache_at_once_without_retries(tmp_path, monkeypatch, capfd):
+    """Offline without HF_HUB_OFFLINE: before, 11 lines of huggingface_hub's retries over 25 s."""
+    import socket
+    import time
+
+    with socket.socket() as closed:  # a port nothing listens on: refused at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    start = time.monotonic()
+    with pytest.raises(ModelNotFoundError, match="not in the local Hugging Face cache"):
+        SNAC.from_pretrained("32khz", cache_dir=tmp_path)
+    assert time.monotonic() - start < 5 and "Retrying" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["48khz", "24kHz", "snac_24khz"])
+def test_a_name_that_is_neither_a_short_name_nor_a_repo_id_goes_to_no_hub(name, monkeypatch):
+    monkeypatch.setattr("snac_cli.model.pretrained.download_checkpoint", lambda *a, **k: pytest.fail("to the Hub"))
+    with pytest.raises(ModelNotFoundError, match="give a short name"):
+        SNAC.from_pretrained(name)
+
+
+def test_an_empty_model_name_is_not_the_default():
+    from snac_cli.errors import UsageError
+    from snac_cli.settings import ModelSettings
+
+    for name in ("", "  "):
+        with pytest.raises(UsageError, match="the model name is empty"):
+            ModelSettings(name)
+
+
 @pytest.mark.parametrize("path", ["./no/such/folder", "/no/such/folder"])
 def test_a_missing_local_folder_is_named(path):
     with pytest.raises(ModelNotFoundError, match="no checkpoint folder at"):

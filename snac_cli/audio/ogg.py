@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
+from typing import BinaryIO
 
 HEADER = struct.Struct("<4sBBqIIIB")  # capture "OggS", version, type, granule, serial, sequence, CRC, segments
 SERIAL_AT, CRC_AT = 14, 22
@@ -23,36 +25,34 @@ def ogg_crc(data: bytes | bytearray | memoryview) -> int:
     return int(f"{reflected:032b}"[::-1], 2)
 
 
-def pages(data: bytes | bytearray) -> list[tuple[int, int]]:
-    """(start, end) of each page; a ValueError for anything that is not a whole Ogg stream."""
-    found, at = [], 0
-    while at < len(data):
-        if len(data) - at < HEADER.size or data[at : at + 4] != b"OggS":
+def pages(stream: BinaryIO) -> Iterator[bytearray]:
+    """Each page of an Ogg stream read from its current position; a ValueError for anything that is not a
+    whole Ogg stream."""
+    at = 0
+    while head := stream.read(HEADER.size):
+        if len(head) < HEADER.size or head[:4] != b"OggS":
             raise ValueError(f"not an Ogg page at byte {at}")
-        segments = data[at + HEADER.size - 1]
-        table = data[at + HEADER.size : at + HEADER.size + segments]
-        end = at + HEADER.size + segments + sum(table)
-        if len(table) < segments or end > len(data):
+        table = stream.read(head[-1])
+        body = stream.read(sum(table))
+        if len(table) < head[-1] or len(body) < sum(table):
             raise ValueError(f"a truncated Ogg page at byte {at}")
-        found.append((at, end))
-        at = end
-    return found
+        at += len(head) + len(table) + len(body)
+        yield bytearray(head + table + body)
 
 
-def reproducible(data: bytes) -> bytes:
-    """The same Ogg stream with a serial number derived from its pages' contents (so the same audio gives the
-    same bytes) and every page's CRC made anew. Streams of one serial only: libsndfile writes one."""
-    out = bytearray(data)
-    spans = pages(out)
-    serials = {bytes(out[s + SERIAL_AT : s + SERIAL_AT + 4]) for s, _ in spans}
-    if len(serials) != 1:
-        return data  # chained or multiplexed: not libsndfile's, left as it is
-    digest = 0
-    for start, end in spans:
-        digest = zlib.crc32(bytes(out[start + CRC_AT + 4 : end]), digest)
-    serial = struct.pack("<I", digest)
-    for start, end in spans:
-        out[start + SERIAL_AT : start + SERIAL_AT + 4] = serial
-        out[start + CRC_AT : start + CRC_AT + 4] = b"\0\0\0\0"
-        out[start + CRC_AT : start + CRC_AT + 4] = struct.pack("<I", ogg_crc(out[start:end]))
-    return bytes(out)
+def copy_reproducibly(source: BinaryIO, target: BinaryIO) -> None:
+    """Copy the Ogg stream in `source` (a seekable file, read twice) to `target` with a serial number derived
+    from its pages' contents, so that the same audio gives the same bytes, and every page's CRC made anew.
+    One serial only: libsndfile writes one logical stream."""
+    digest, serials = 0, set()
+    for page in pages(source):
+        serials.add(bytes(page[SERIAL_AT : SERIAL_AT + 4]))
+        digest = zlib.crc32(page[CRC_AT + 4 :], digest)
+    if len(serials) > 1:
+        raise ValueError("a multiplexed Ogg stream")
+    source.seek(0)
+    for page in pages(source):
+        page[SERIAL_AT : SERIAL_AT + 4] = struct.pack("<I", digest)
+        page[CRC_AT : CRC_AT + 4] = bytes(4)
+        page[CRC_AT : CRC_AT + 4] = struct.pack("<I", ogg_crc(page))
+        target.write(page)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -10,6 +12,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
+from snac_cli.audio.ogg import copy_reproducibly
 from snac_cli.audio.reader import BLOCK, file_name
 from snac_cli.audio.wav import pcm_ints, wav_header, wav_samples
 from snac_cli.errors import UsageError
@@ -102,14 +105,21 @@ def write_stream(
         return written
     fmt = output_format(str(target))
     subtype = file_subtype(fmt, subtype)
+    # Ogg goes through an anonymous scratch file first: libsndfile gives each stream a random serial, made
+    # here one of the contents' (audio/ogg.py), so that the same audio gives the same file.
+    ogg = fmt == "OGG"
     with (
         atomic_output(Path(target)) as stream,
-        sf.SoundFile(stream, "w", sample_rate, channels, subtype, format=fmt) as f,
+        tempfile.TemporaryFile() if ogg else contextlib.nullcontext() as scratch,
     ):
-        f.comment = comment
-        for block in blocks:
-            f.write(file_samples(block, subtype))
-            written += block.shape[1]
+        with sf.SoundFile(scratch or stream, "w", sample_rate, channels, subtype, format=fmt) as f:
+            f.comment = comment
+            for block in blocks:
+                f.write(file_samples(block, subtype))
+                written += block.shape[1]
+        if scratch is not None:
+            scratch.seek(0)
+            copy_reproducibly(scratch, stream)
     return written
 
 
