@@ -179,3 +179,31 @@ def test_the_allocator_setting_is_part_of_the_api():
     assert "tune_allocator" in snac_cli.__all__
     snac_cli.tune_allocator()
     snac_cli.tune_allocator()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("sampling_rate", "16000"), ("sampling_rate", -1), ("sampling_rate", float("nan")), ("codebook_size", 2**40),
+     ("decoder_dim", 1e9), ("vq_strides", []), ("encoder_rates", [0, 2]), ("noise", "yes")],
+)  # fmt: skip
+def test_a_config_with_values_no_model_has_is_a_checkpoint_error(tmp_path, checkpoint, key, value):
+    """Before, `"sampling_rate": "16000"`, `codebook_size: 2**40` or `decoder_dim: 1e9` were internal errors,
+    and a negative rate blamed the input."""
+    folder = tmp_path / "bad"
+    shutil.copytree(checkpoint("tiny"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, key: value}))
+    with pytest.raises(CheckpointError, match=key):
+        SNAC.from_pretrained(folder)
+
+
+def test_bf16_on_a_cpu_that_cannot_run_it_is_a_usage_error(monkeypatch):
+    from snac_cli.engine import devices
+    from snac_cli.errors import UsageError
+    from snac_cli.settings import Precision
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
+    with pytest.raises(UsageError, match="bf16 does not run on this CPU"):
+        devices.check_precision(Precision.bf16, torch.device("cpu"))
+    with pytest.raises(UsageError, match="use fp32 on the CPU"):  # not advising bf16 where it cannot run
+        devices.check_precision(Precision.fp16, torch.device("cpu"))

@@ -9,6 +9,22 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+# What a config may say. A config is a file like any input: `"decoder_dim": 1e9` or `"codebook_size": 2**40`
+# would ask for terabytes, a rate of "16000" (a string) or -1 would fail far from its cause. The official
+# models use dims up to 1536, strides up to 8, 4,096 codes.
+MAX_LAYERS = 16
+MAX_STRIDE = 1 << 10
+MAX_DIM = 1 << 15
+MAX_CODEBOOK_SIZE = 1 << 24  # what a .snac header holds
+MAX_SAMPLING_RATE = 1 << 20  # 1,048,576 Hz, what a .snac header holds
+
+
+def whole(name: str, value: object, low: int, high: int) -> int:
+    """A config value that must be an integer in low..high (a boolean or a float is not)."""
+    if type(value) is not int or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in {low}..{high}, not {str(value)[:40]}")
+    return value
+
 
 @dataclass(frozen=True)
 class SNACConfig:
@@ -29,7 +45,20 @@ class SNACConfig:
 
     def __post_init__(self) -> None:
         for name in ("encoder_rates", "decoder_rates", "vq_strides"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+            values = getattr(self, name)
+            if not isinstance(values, (list, tuple)) or not 1 <= len(values) <= MAX_LAYERS:
+                raise ValueError(f"{name} must be a list of 1 to {MAX_LAYERS} integers, not {str(values)[:40]}")
+            object.__setattr__(self, name, tuple(whole(f"{name} item", v, 1, MAX_STRIDE) for v in values))
+        whole("sampling_rate", self.sampling_rate, 1, MAX_SAMPLING_RATE)
+        for name in ("encoder_dim", "decoder_dim", "codebook_dim"):
+            whole(name, getattr(self, name), 1, MAX_DIM)
+        whole("codebook_size", self.codebook_size, 2, MAX_CODEBOOK_SIZE)
+        for name in ("latent_dim", "attn_window_size"):
+            if getattr(self, name) is not None:
+                whole(name, getattr(self, name), 1, MAX_DIM)
+        for name in ("noise", "depthwise"):
+            if type(getattr(self, name)) is not bool:
+                raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}")
         if self.latent_dim is None:
             object.__setattr__(self, "latent_dim", self.encoder_dim * 2 ** len(self.encoder_rates))
 
