@@ -35,6 +35,18 @@ def tiny(checkpoint) -> Path:
     return checkpoint("tiny")
 
 
+@pytest.fixture(scope="session")
+def model(checkpoint) -> Path:
+    """The checkpoint the service's tests serve: strides that interleave into language-model tokens."""
+    return checkpoint("tiny-lm")
+
+
+@pytest.fixture
+def wav(audio_file) -> Path:
+    """A second of speech-like audio at 16 kHz, as a client would send it."""
+    return audio_file("in.wav", rate=16000, seconds=1.0)
+
+
 @pytest.fixture
 def audio_file(tmp_path):
     """audio_file(name, rate, channels, seconds, subtype=None) -> path of speech/music-like audio written there."""

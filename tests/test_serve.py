@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,20 +24,10 @@ from tests.helpers.serving import TOKEN, request, serve_process, server
 
 
 @pytest.fixture(scope="module")
-def model(checkpoint) -> Path:
-    return checkpoint("tiny-lm")  # strides that interleave into language-model tokens
-
-
-@pytest.fixture(scope="module")
 def port(model) -> Iterator[int]:
     settings = ServeSettings(models=(str(model),), device="cpu", max_body_mb=1, token=TOKEN)
     with server(settings) as port:
         yield port
-
-
-@pytest.fixture
-def wav(audio_file) -> Path:
-    return audio_file("in.wav", rate=16000, seconds=1.0)
 
 
 def test_encode_and_decode_give_the_clis_files_byte_for_byte(port, model, wav, tmp_path):

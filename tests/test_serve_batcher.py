@@ -7,20 +7,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
-import pytest
 from websockets.sync.client import connect
 
 from snac_cli.settings import ServeSettings
 from tests.helpers.cli import invoke, snac
 from tests.helpers.serving import request, server
-
-
-@pytest.fixture(scope="module")
-def model(checkpoint) -> Path:
-    return checkpoint("tiny-lm")
 
 
 def batch_sizes(port: int, metric: str) -> dict[int, int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
@@ -14,11 +13,6 @@ from websockets.sync.client import connect
 from snac_cli.settings import ServeSettings
 from tests.helpers.cli import invoke
 from tests.helpers.serving import request, server
-
-
-@pytest.fixture(scope="module")
-def model(checkpoint) -> Path:
-    return checkpoint("tiny-lm")
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import http.client
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,16 +22,6 @@ from snac_cli.serve.service import Service
 from snac_cli.settings import ServeSettings
 from tests.helpers.cli import invoke
 from tests.helpers.serving import request, serve_process, server
-
-
-@pytest.fixture(scope="module")
-def model(checkpoint) -> Path:
-    return checkpoint("tiny-lm")
-
-
-@pytest.fixture
-def wav(audio_file) -> Path:
-    return audio_file("in.wav", rate=16000, seconds=1.0)
 
 
 def test_a_request_past_the_timeout_gets_504(model, wav):
@@ -104,6 +95,16 @@ def test_a_stream_that_keeps_talking_is_closed_past_the_timeout(model):
         assert "took over --timeout 1.5 s" in closed.value.rcvd.reason and time.monotonic() - start < 10
 
 
+def at_work(port: int, client: Callable[[], None]) -> threading.Thread:
+    """A client's request started in a thread, returned once the server says it is at work."""
+    thread = threading.Thread(target=client)
+    thread.start()
+    while json.loads(request(port, "GET", "/healthz", token=None)[2])["working"] == 0:
+        assert thread.is_alive(), "the request ended before the signal"
+        time.sleep(0.01)
+    return thread
+
+
 def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_then_ends_the_server(model, audio_file):
     """Graceful shutdown: a request at work when SIGTERM comes still gets its answer; meanwhile new requests
     get 503 with Retry-After, and new streams close at once with 1013; then the process ends
@@ -114,11 +115,7 @@ def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_then_ends_th
     long_clip = audio_file("long.wav", rate=16000, seconds=60.0).read_bytes()
     with serve_process(str(model), "--device", "cpu", stderr=subprocess.PIPE) as (process, port):
         answers: list[int] = []
-        client = threading.Thread(target=lambda: answers.append(request(port, "POST", "/v1/encode", long_clip)[0]))
-        client.start()
-        while json.loads(request(port, "GET", "/healthz", token=None)[2])["working"] == 0:
-            assert client.is_alive(), "the request ended before the signal"
-            time.sleep(0.01)
+        client = at_work(port, lambda: answers.append(request(port, "POST", "/v1/encode", long_clip)[0]))
         process.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert client.is_alive(), "the request ended before new ones were tried"
@@ -150,11 +147,7 @@ def test_a_second_sigterm_ends_the_server_at_once_and_leaves_nothing_behind(mode
             with contextlib.suppress(OSError):  # the server goes away under it
                 request(port, "POST", "/v1/encode", long_clip)
 
-        client = threading.Thread(target=client_request)
-        client.start()
-        while json.loads(request(port, "GET", "/healthz", token=None)[2])["working"] == 0:
-            assert client.is_alive(), "the request ended before the signal"
-            time.sleep(0.01)
+        client = at_work(port, client_request)
         process.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert process.poll() is None, "the first signal drains"

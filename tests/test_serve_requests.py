@@ -8,7 +8,6 @@ import json
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,16 +18,6 @@ from snac_cli.serve.service import Service
 from snac_cli.settings import ServeSettings
 from tests.helpers.cli import invoke
 from tests.helpers.serving import request, server
-
-
-@pytest.fixture(scope="module")
-def model(checkpoint) -> Path:
-    return checkpoint("tiny-lm")
-
-
-@pytest.fixture
-def wav(audio_file) -> Path:
-    return audio_file("in.wav", rate=16000, seconds=1.0)
 
 
 def working(port: int) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -15,11 +14,6 @@ from snac_cli.codec.models import load_model
 from snac_cli.engine.stream_decoder import DECODE_WINDOW_SECONDS, StreamDecoder
 from snac_cli.settings import ModelSettings, ServeSettings
 from tests.helpers.serving import request, server
-
-
-@pytest.fixture(scope="module")
-def model(checkpoint) -> Path:
-    return checkpoint("tiny-lm")
 
 
 @pytest.fixture(scope="module")

@@ -109,7 +109,7 @@ def run_on_ray(
     task = dataclasses.replace(task, model=dataclasses.replace(model, threads=threads))  # type: ignore[type-var]
     dataset = ray.data.from_items([{"group": i} for i in range(len(groups))]).map_batches(
         GroupRunner, fn_constructor_args=(task, absolute), batch_size=1, concurrency=concurrency, num_gpus=gpus,
-        num_cpus=threads,
+        num_cpus=reserved_cpus(ray, threads, concurrency),
     )  # fmt: skip
     local = {
         str(a.source): job
@@ -122,6 +122,14 @@ def run_on_ray(
             job = local[record.input]
             record.input, record.output = str(job.source), str(job.target)
         yield records
+
+
+def reserved_cpus(ray: Any, threads: int, concurrency: int) -> float:
+    """The CPUs each worker asks Ray for: its threads, but never so many that the workers take every CPU of
+    the cluster, which leaves none for Ray Data's own tasks that feed them (on 2 cores, 2 threads a worker
+    hung for good; Ray only warned). A worker still runs its threads: the request is Ray's bookkeeping."""
+    total = float(ray.cluster_resources().get("CPU", 1.0))
+    return min(float(threads), max(0.25, (total - 1) / concurrency))
 
 
 def connect(ray: Any, address: str | None) -> None:
