@@ -94,3 +94,31 @@ def test_a_ray_client_address_without_ray_client_is_one_usage_error(monkeypatch)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else real(name, *a))
     with pytest.raises(UsageError, match="needs Ray Client: pip install 'snac-cli\\[ray\\]'"):
         connect(object(), "ray://head:10001")
+
+
+def test_workers_never_reserve_every_cpu_of_the_cluster():
+    """Two workers of 2 threads on 2 CPUs reserved them all and left none for Ray Data's own tasks: the run
+    hung for good (Ray only warned)."""
+    from snac_cli.batch.ray_data import reserved_cpus
+
+    class Cluster:
+        def __init__(self, cpus: float):
+            self.cpus = cpus
+
+        def cluster_resources(self) -> dict[str, float]:
+            return {"CPU": self.cpus}
+
+    for cpus, threads, workers in [(2, 2, 1), (2, 2, 2), (1, 1, 1), (16, 4, 2), (64, 8, 8)]:
+        reserved = reserved_cpus(Cluster(cpus), threads, workers)
+        assert 0 < reserved <= threads and reserved * workers <= max(cpus - 1, 0.25 * workers), (cpus, threads)
+    assert reserved_cpus(Cluster(64), 8, 2) == 8  # room to spare: a worker reserves its threads
+
+
+def test_a_ray_run_with_as_many_workers_as_cores_finishes(tiny, clips, tmp_path):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "snac_cli", "encode", clips, tmp_path / "out", "-m", tiny, "--ray", "--jobs", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 3, result.stderr[-2000:]  # broken.wav fails, the rest are done
+    assert len(list((tmp_path / "out").rglob("*.snac"))) == 4

@@ -99,7 +99,13 @@ class SnacWriter:
         """Write up to `frames` pending frames (all by default) as one chunk."""
         if not self.pending:
             return
-        scales = [np.concatenate(parts, axis=-1) for parts in zip(*self.pending, strict=True)]
+        # One part pending (the rest of a long write) is taken as it is: concatenating it again for each chunk
+        # made writing n frames cost n^2 / chunk (7 M tokens took 20 s).
+        scales = (
+            self.pending[0]
+            if len(self.pending) == 1
+            else [np.concatenate(p, axis=-1) for p in zip(*self.pending, strict=True)]
+        )
         available = scales[0].shape[-1] // self.header.codes_per_frame[0]
         frames = min(frames or available, available)
         if frames == 0:  # a chunk of no frames would read as the end record

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import shutil
 import tempfile
 import threading
@@ -24,7 +23,8 @@ from snac_cli.codec.models import header_for, load_model
 from snac_cli.codec.roundtrip import roundtrip
 from snac_cli.errors import InputError, SnacError
 from snac_cli.format.container import SnacReader, write_snac
-from snac_cli.format.export import import_tokens, integer_rows
+from snac_cli.format.export import import_tokens
+from snac_cli.format.json_tokens import json_tokens
 from snac_cli.naming import model_id
 from snac_cli.serve.batcher import EncodeBatcher
 from snac_cli.serve.outcomes import Busy, NotServed, watched
@@ -168,16 +168,13 @@ class Service:
         name = self.model(model).name
         assert name is not None
         try:
-            value = json.load(body)
-            tokens = integer_rows(value.get("tokens") if isinstance(value, dict) else None)
+            tokens = json_tokens(body.read())
             if not tokens.size:
                 raise ValueError("there are no tokens")
             header, per_frame = header_for(name, channels=tokens.shape[0])
             snac = import_tokens(tokens, header, per_frame, offsets=offsets, base=base)
         except (ValueError, KeyError) as e:  # JSON's own errors are ValueErrors
             raise InputError(f"the request's tokens: {e}") from None
-        except RecursionError:
-            raise InputError("the request's tokens: nested too deeply") from None
         out = io.BytesIO()
         write_snac(out, snac)
         out.seek(0)
