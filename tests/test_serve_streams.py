@@ -111,24 +111,29 @@ def test_a_long_push_is_decoded_in_steps_of_one_window(model):
     assert len(widths) >= 8 and max(widths) <= window * decoder.frame_steps
 
 
-def test_streams_run_beside_a_long_message(port, model):
+def test_streams_run_beside_a_long_message(model):
     """A message at the limit is pushed in steps, with other streams' pushes between them: a short stream
-    beside it finishes."""
-    done = threading.Event()
+    that starts once the long one's audio has begun is done before it (before, it waited for the whole
+    message: one push)."""
+    settings = ServeSettings(models=(str(model),), device="cpu", max_message_tokens=7 * 2000)
+    finished: list[str] = []
+    with server(settings) as port:
+        started = threading.Event()
 
-    def long_stream() -> None:
+        def long_stream() -> None:
+            with connect(f"ws://127.0.0.1:{port}/v1/decode/stream") as ws:
+                ws.send(json.dumps({"tokens": list(range(7)) * 2000, "end": True}))
+                while not isinstance(ws.recv(timeout=120), str):
+                    started.set()
+            finished.append("long")
+
+        thread = threading.Thread(target=long_stream)
+        thread.start()
+        assert started.wait(120)
         with connect(f"ws://127.0.0.1:{port}/v1/decode/stream") as ws:
-            ws.send(json.dumps({"tokens": list(range(7)) * 100, "end": True}))
-            while not isinstance(ws.recv(timeout=120), str):
+            ws.send(json.dumps({"tokens": list(range(7)) * 2, "end": True}))
+            while not isinstance(answer := ws.recv(timeout=120), str):
                 pass
-        done.set()
-
-    thread = threading.Thread(target=long_stream)
-    thread.start()
-    with connect(f"ws://127.0.0.1:{port}/v1/decode/stream") as ws:
-        ws.send(json.dumps({"tokens": list(range(7)) * 2, "end": True}))
-        while not isinstance(answer := ws.recv(timeout=120), str):
-            pass
-    assert json.loads(answer)["done"] is True
-    thread.join(120)
-    assert done.is_set()
+        finished.append("short")
+        thread.join(120)
+    assert json.loads(answer)["done"] is True and finished == ["short", "long"]
