@@ -200,3 +200,32 @@ def test_json_tokens_are_parsed_on_a_worker_under_the_timeout(model, wav, tmp_pa
             status, _, _ = request(port, "POST", path, body, **{"Content-Type": "application/json"})
             assert status == 200
     assert len(threads) == 2 and all(name.startswith("snac-worker") for name in threads), threads
+
+
+def test_a_job_whose_client_left_while_it_waited_for_a_worker_never_runs(model, wav, monkeypatch):
+    """Before, each leaver's queued job ran a whole inference window once a worker took it: 33 clients that
+    left at once kept the queue full for 8 s."""
+    runs: list[int] = []
+    stopped, started = threading.Event(), threading.Event()
+    hold = endless(stopped, started)
+
+    def encode(self, body, settings, model, gone=None):
+        runs.append(1)
+        return hold(gone=gone)
+
+    monkeypatch.setattr(Service, "encode", encode)
+    body = wav.read_bytes()
+    head = b"POST /v1/encode HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+    with server(ServeSettings(models=(str(model),), device="cpu", workers=1)) as port:
+        first = raw_request(port, head + body)  # holds the only worker
+        assert started.wait(30)
+        with raw_request(port, head + body):  # waits for the worker, then leaves
+            while working(port) < 2:
+                time.sleep(0.01)
+        time.sleep(0.5)  # its leaving is seen
+        first.close()
+        deadline = time.monotonic() + 10
+        while working(port):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    assert runs == [1]

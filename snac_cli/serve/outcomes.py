@@ -60,6 +60,7 @@ def watched(gone: Flag | None) -> Progress:
             if gone is not None and gone.is_set():
                 raise Left("the client left, or its time ran out")
 
+        advance(0)  # before the first window too
         yield advance
 
     return progress

@@ -89,8 +89,15 @@ class Ticket:
         return file  # type: ignore[return-value]
 
     def start(self, job: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        """Start a job on a worker, as this request's work."""
-        running = self.service.run(job, *args)
+        """Start a job on a worker, as this request's work: one whose client has gone by the time a worker
+        takes it does not run at all (leavers' jobs queued behind the workers each ran a window first)."""
+
+        def unless_gone(*args: Any) -> T:
+            if self.gone.is_set():
+                raise Left("the client left, or its time ran out, before a worker was free")
+            return job(*args)
+
+        running = self.service.run(unless_gone, *args)
         self.jobs.append(running)
         return running
 
