@@ -34,10 +34,10 @@ def post(port: int, path: str, body: bytes, timeout: float = 120, **headers: str
 
 
 class Target:
-    """What the attacks are aimed with: the server's port, a clip and its `.snac`, and its tokens."""
+    """What the attacks are aimed with: the server's port, a clip, a long clip and its `.snac`, tokens."""
 
-    def __init__(self, port: int, wav: bytes, long_wav: bytes, snac: bytes, tokens: list[int]):
-        self.port, self.wav, self.long_wav, self.snac, self.tokens = port, wav, long_wav, snac, tokens
+    def __init__(self, port: int, wav: bytes, long_wav: bytes, long_snac: bytes, tokens: list[int]):
+        self.port, self.wav, self.long_wav, self.long_snac, self.tokens = port, wav, long_wav, long_snac, tokens
         self.bad: list[str] = []  # 5xx answers and 1011 closes the attackers saw
 
     def status(self, status: int, what: str) -> None:
@@ -208,25 +208,53 @@ def measure(t: Target, pid: int, attack: Callable[[Target, threading.Event], Non
     return {"before": before, "peak": peak, "after": rss_mb(pid), "latency": median, "requests": len(latency)}
 
 
-def one_encode(t: Target) -> None:
-    with contextlib.suppress(OSError):
-        post(t.port, "/v1/encode?normalize=none", t.long_wav)
+def alone(t: Target) -> dict[str, Callable[[], None]]:
+    """One request of each kind, each as large as the server lets it be: a long encode, a long decode (both
+    cut at --timeout), a stream's messages at the token limit."""
+    run = (t.tokens * (4096 // len(t.tokens) + 1))[: 4096 // 7 * 7]
+
+    def stream() -> None:
+        with contextlib.suppress(Exception), connect(f"ws://127.0.0.1:{t.port}/v1/decode/stream") as ws:
+            for _ in range(3):  # past --timeout: closed with 1008
+                ws.send(json.dumps({"tokens": run}))
+            ws.send(json.dumps({"end": True}))
+            while isinstance(ws.recv(timeout=120), bytes):
+                pass
+
+    return {
+        "encode": lambda: post(t.port, "/v1/encode?normalize=none", t.long_wav) and None,
+        "decode": lambda: post(t.port, "/v1/decode?format=flac", t.long_snac) and None,
+        "stream": stream,
+    }
+
+
+def working_set(t: Target, pid: int) -> tuple[float, float]:
+    """(idle RSS, the most one request of any kind alone raised it), in MB, once each kind has run (the
+    first of each builds what the process keeps: the decoder's prepared weights, say); prints each kind's."""
+    for request in alone(t).values():
+        with contextlib.suppress(Exception):
+            request()
+    idle, peak = rss_mb(pid), 0.0
+    for kind, request in alone(t).items():
+        before, single = rss_mb(pid), threading.Thread(target=request)
+        single.start()
+        while single.is_alive():
+            peak = max(peak, rss_mb(pid))
+            time.sleep(0.02)
+        print(f"{kind} alone: {before:.0f} -> peak {peak:.0f} MB")
+    return idle, peak - idle
 
 
 def abuse(target: Target, pid: int, seconds: float, workers: int, log: Path) -> None:
     """Each attack in turn; prints the table and the bound."""
-    alone = measure(target, pid, None, seconds)
-    single = threading.Thread(target=one_encode, args=(target,))
-    idle, peak = rss_mb(pid), 0.0
-    single.start()
-    while single.is_alive():
-        peak = max(peak, rss_mb(pid))
-        time.sleep(0.02)
-    one = peak - idle
-    bound = idle + workers * one * 1.1
+    quiet = measure(target, pid, None, seconds)
+    idle, one = working_set(target, pid)
+    lanes = workers + 1  # the workers, and the streams' lane beside them
+    bound = idle + lanes * one * 1.1
     print(
-        f"one request's working set (a long encode alone): {one:.0f} MB over {idle:.0f} MB idle; bound: "
-        f"{idle:.0f} + {workers} x {one:.0f} x 1.1 = {bound:.0f} MB\n"
+        f"one request's working set (the most one encode, decode or stream alone added): {one:.0f} MB over "
+        f"{idle:.0f} MB idle; bound: {idle:.0f} + ({workers} workers + 1 stream lane) x {one:.0f} x 1.1 = "
+        f"{bound:.0f} MB\n"
     )
     print("| attack | RSS MB before / peak / after | within bound | good client ms alone -> beside | ratio | errors |")
     print("|---|---|---|---|---|---|")
@@ -239,6 +267,6 @@ def abuse(target: Target, pid: int, seconds: float, workers: int, log: Path) -> 
         within = "yes" if m["peak"] <= bound else "NO"
         print(
             f"| {name} | {m['before']:.0f} / {m['peak']:.0f} / {m['after']:.0f} | {within} "
-            f"| {1000 * alone['latency']:.0f} -> {1000 * m['latency']:.0f} | {m['latency'] / alone['latency']:.2f} | "
+            f"| {1000 * quiet['latency']:.0f} -> {1000 * m['latency']:.0f} | {m['latency'] / quiet['latency']:.2f} | "
             f"{errors}{' ' + '; '.join(sorted(set(target.bad))[:2]) if target.bad else ''} |"
         )

@@ -185,9 +185,11 @@ def main() -> None:
         if args.abuse_seconds:
             long_wav = Path(tmp) / "long.wav"
             sf.write(long_wav, speech_like(rate, 120 * rate), rate)
+            subprocess.run([*run, "encode", long_wav, long_wav.with_suffix(".snac"), "-m", folder, "-q"], check=True)
             options = ("--workers", "2", "--timeout", "5", "--idle-timeout", "2", "--max-body-mb", "64")
             with log.open("wb") as log_file, serve_process(str(folder), *options, stderr=log_file) as (server, port):
-                target = Target(port, wav_path.read_bytes(), long_wav.read_bytes(), snac.read_bytes(), tokens)
+                long_snac = long_wav.with_suffix(".snac").read_bytes()
+                target = Target(port, wav_path.read_bytes(), long_wav.read_bytes(), long_snac, tokens)
                 abuse(target, server.pid, args.abuse_seconds, 2, log)
                 alive = server.poll() is None and post(port, "/v1/encode", wav_path.read_bytes())[0] == 200
                 print(
@@ -195,8 +197,8 @@ def main() -> None:
                     f"{log.read_text(errors='replace').count('Traceback')}"
                 )
             return
-        options = ("--max-queue", "1000", "--max-body-mb", str(limit_mb), "--max-batch", str(args.max_batch),
-                   "--max-wait-ms", str(args.max_wait_ms))  # fmt: skip
+        options = ("--max-queue", "1000", "--max-streams", "1000", "--max-body-mb", str(limit_mb),
+                   "--max-batch", str(args.max_batch), "--max-wait-ms", str(args.max_wait_ms))  # fmt: skip
         with log.open("wb") as log_file, serve_process(str(folder), *options, stderr=log_file) as (server, port):
             Clients(port, wav_path.read_bytes(), snac.read_bytes(), tokens).phase(2, 3)  # warm-up
             clients = Clients(port, wav_path.read_bytes(), snac.read_bytes(), tokens)

@@ -228,4 +228,7 @@ def test_a_job_whose_client_left_while_it_waited_for_a_worker_never_runs(model, 
         while working(port):
             assert time.monotonic() < deadline
             time.sleep(0.01)
+        metrics = request(port, "GET", "/metrics")[2].decode().splitlines()
     assert runs == [1]
+    assert 'snac_requests_total{endpoint="/v1/encode",status="499"} 2' in metrics  # left: not a 400
+    assert 'snac_errors_total{endpoint="/v1/encode"} 0' in metrics

@@ -34,8 +34,9 @@ def config(app: Any, settings: ServeSettings, **options: Any) -> uvicorn.Config:
         limit_concurrency=settings.max_connections,  # past it, uvicorn answers 503
         timeout_keep_alive=max(1, min(5, round(settings.idle_seconds))),  # an idle kept-alive connection
         ws_max_size=settings.max_message_tokens * BYTES_PER_TOKEN + 4096,  # past it, the stream closes with 1009
-        ws_ping_interval=settings.idle_seconds,
-        ws_ping_timeout=settings.idle_seconds,
+        # No keepalive pings: a stream sending a long message could not answer one in time (its client blocked
+        # on a full socket) and was closed with 1011; a silent or dead client is closed at --idle-timeout.
+        ws_ping_interval=None,
         timeout_graceful_shutdown=30,
         **options,
     )
