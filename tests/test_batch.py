@@ -151,6 +151,9 @@ def test_the_manifest_is_checked_like_any_output_before_any_work(tmp_path, tiny,
     (tmp_path / "notes.txt").write_text("mine\n")
     result = invoke("encode", corpus, out, "-m", tiny, "--manifest", tmp_path / "notes.txt")
     assert result.exit_code == OutputError.exit_code and "not a snac manifest" in result.stderr
+    (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "\n")  # past the JSON parser's depth: not a manifest
+    result = invoke("encode", corpus, out, "-m", tiny, "--manifest", tmp_path / "deep.jsonl")
+    assert result.exit_code == OutputError.exit_code and "not a snac manifest" in result.stderr
 
 
 def test_a_live_runs_partial_files_are_never_swept(tmp_path, tiny, corpus):

@@ -245,3 +245,13 @@ def test_whitespace_inside_a_token_is_malformed_for_import_and_decode(tmp_path, 
         assert result.returncode == InputError.exit_code, result.stderr
         assert f"token at index 0: {written!r}" in result.stderr.decode() and result.stderr.count(b"\n") == 1
         assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", [["import"], ["decode", "--tokens"]])
+def test_json_nested_past_the_parsers_depth_is_malformed_tokens(tmp_path, checkpoint, command):
+    (tmp_path / "t.jsonl").write_bytes(b"[" * 100_000 + b"\n")
+    out = tmp_path / ("t.snac" if command == ["import"] else "t.wav")
+    result = snac(*command, tmp_path / "t.jsonl", out, "-m", checkpoint("tiny-lm"))
+    stderr = result.stderr.decode()
+    assert result.returncode == InputError.exit_code and "nested too deeply" in stderr, stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("snac: error: ") and not out.exists()

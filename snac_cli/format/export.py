@@ -84,12 +84,21 @@ def first_record(text: str) -> dict[str, Any]:
     if line is None:
         raise ValueError("no record in the file")
     try:
-        record = json.loads(line)
+        record = json_value(line)
     except ValueError as e:
         raise ValueError(f"the first record is not JSON ({e})") from None
     if not isinstance(record, dict) or "tokens" not in record:
         raise ValueError("the first record is not an object with 'tokens'")
     return record
+
+
+def json_value(text: str | bytes) -> Any:
+    """One JSON value, as every JSON input snac reads is parsed: anything that is not JSON, nesting too deep
+    for the parser (100,000 `[`) included, is a ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def integer_rows(value: object) -> np.ndarray:
