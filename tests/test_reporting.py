@@ -14,7 +14,7 @@ import pytest
 
 from snac_cli.cli import app
 from snac_cli.cli.reporting import INTERNAL_ERROR, TERMINATED
-from tests.helpers.cli import INPUT, USAGE, runner
+from tests.helpers.cli import INPUT, OUTPUT, USAGE, runner
 
 COMMANDS = ["encode", "decode", "roundtrip", "info", "export", "import", "cut", "concat"]
 
@@ -156,3 +156,35 @@ def test_unreadable_inputs_are_input_errors_named_so(tmp_path, inputs, monkeypat
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # as root, chmod 000 would not stop a read
     result = runner.invoke(app, ["encode", inputs["WAV"], inputs["OUT"] + ".snac"])
     assert result.exit_code == INPUT and "cannot read it (permission denied)" in one_line(result.stderr)
+
+
+CLOSED = [
+    (1, ["decode", "SNAC", "-"], OUTPUT, "stdout: is closed"),
+    (1, ["decode", "SNAC", "-", "--format", "raw"], OUTPUT, "stdout: is closed"),
+    (1, ["encode", "WAV", "-", "-m", "GONE"], OUTPUT, "stdout: is closed"),
+    (1, ["export", "SNAC", "--format", "tokens", "-o", "-"], OUTPUT, "stdout: is closed"),
+    (1, ["export", "SNAC", "--format", "npy", "-o", "-"], OUTPUT, "stdout: is closed"),
+    (0, ["encode", "-", "OUT.snac", "-m", "GONE"], INPUT, "stdin: is closed"),
+    (0, ["decode", "-", "OUT.wav"], INPUT, "stdin: is closed"),
+    (0, ["decode", "--tokens", "-", "OUT.wav", "-m", "GONE"], INPUT, "stdin: is closed"),
+    (0, ["import", "-", "OUT.snac"], INPUT, "stdin: is closed"),
+    (0, ["info", "-"], INPUT, "stdin: is closed"),
+    (0, ["encode", "--files-from", "-", "OUT", "-m", "GONE"], INPUT, "stdin: is closed"),
+]
+
+
+@pytest.mark.parametrize(("fd", "args", "code", "message"), CLOSED)
+def test_a_closed_stdin_or_stdout_is_one_line_naming_it(inputs, fd, args, code, message):
+    command = [sys.executable, "-m", "snac_cli", *[inputs.get(a, a.replace("OUT", inputs["OUT"])) for a in args]]
+    result = subprocess.run(command, stdout=subprocess.PIPE if fd else None, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: os.close(fd), timeout=300)  # fmt: skip
+    assert result.returncode == code and message in one_line(result.stderr.decode()), result.stderr
+    assert not Path(inputs["OUT"]).exists() and not list(Path(inputs["OUT"]).parent.glob(".*.part"))
+
+
+def test_closed_standard_streams_do_not_stop_work_that_needs_none(tmp_path, inputs, tiny):
+    out = tmp_path / "x.snac"
+    command = [sys.executable, "-m", "snac_cli", "encode", inputs["WAV"], str(out), "-m", str(tiny)]
+    result = subprocess.run(command, stderr=subprocess.PIPE, preexec_fn=lambda: (os.close(0), os.close(1)), timeout=300)
+    assert result.returncode == 0 and result.stderr == b"", result.stderr
+    assert runner.invoke(app, ["info", str(out)]).exit_code == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,7 +13,15 @@ from snac_cli.cli import options as o
 from snac_cli.cli.app import app
 from snac_cli.cli.display import progress_bar
 from snac_cli.cli.reporting import say
-from snac_cli.cli.streams import audio_input, binary_input, binary_output, check_audio_format, check_output, named
+from snac_cli.cli.streams import (
+    audio_input,
+    binary_input,
+    binary_output,
+    binary_stdin,
+    check_audio_format,
+    check_output,
+    named,
+)
 from snac_cli.errors import InputError, SnacError, UsageError
 from snac_cli.settings import (
     DEFAULT_MODEL,
@@ -298,7 +305,8 @@ def run_folder(task: Task, *, input: str | None, output: str, files_from: str | 
     from snac_cli.batch.runner import run_batch
 
     records = run_batch(
-        task, input=input, output=output, files_from=files_from, stdin=sys.stdin.buffer, run=run,
+        task, input=input, output=output, files_from=files_from,
+        stdin=binary_stdin() if files_from == "-" else (), run=run,
         progress=progress_bar(run.quiet), on_summary=None if run.quiet else say,
     )  # fmt: skip
     for record in [r for r in records if r.status == "ignored"][:10]:

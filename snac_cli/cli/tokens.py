@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 
 from snac_cli.cli import options as o
 from snac_cli.cli.app import app
-from snac_cli.cli.streams import binary_input, binary_output, binary_stdout, check_output, read_snac_input
+from snac_cli.cli.streams import binary_input, binary_output, binary_stdout, check_output, read_snac_input, stdout
 from snac_cli.errors import InputError, OutputError, UsageError
 from snac_cli.settings import ExportFormat, Offsets
 
@@ -43,8 +42,8 @@ def export_codes(
     binary = format in (ExportFormat.npy, ExportFormat.npz)
     if to_stdout and binary and len(files) > 1:
         raise UsageError("only jsonl and tokens can put several files on stdout")
-    if to_stdout and binary:
-        binary_stdout()
+    if to_stdout:
+        binary_stdout() if binary else stdout()
     if "-" in files and not to_stdout:
         raise UsageError("stdin has no name to export beside: add -o - (stdout) or -o FOLDER")
     if output not in (None, "-") and not Path(output).is_dir():
@@ -62,11 +61,12 @@ def export_codes(
         except ValueError as e:
             raise InputError(f"{name}: {e}") from None
         if to_stdout:
-            sys.stdout.buffer.write(data)
+            stdout().write(data)
             continue
         with atomic_output(job.target) as out:
             out.write(data)
-    sys.stdout.flush()
+    if to_stdout:
+        stdout().flush()
 
 
 @app.command("import", cls=o.PlainCommand)
