@@ -313,6 +313,7 @@ def run_folder(task: Task, *, input: str | None, output: str, files_from: str | 
         say(f"warning: ignored {record.input}: {record.error}")
     failures = [r for r in records if r.status == "failed"]
     for record in failures[:10]:
-        say(f"failed: {record.error}")
+        named = any(name in str(record.error) for name in (record.input, record.output))
+        say(f"failed: {record.error}" if named else f"failed: {record.input}: {record.error}")
     if failures:
         raise InputError(f"{len(failures)} of {len(records)} files failed (see the manifest)")
