@@ -255,3 +255,21 @@ def test_json_nested_past_the_parsers_depth_is_malformed_tokens(tmp_path, checkp
     stderr = result.stderr.decode()
     assert result.returncode == InputError.exit_code and "nested too deeply" in stderr, stderr
     assert stderr.count("\n") == 1 and stderr.startswith("snac: error: ") and not out.exists()
+
+
+@pytest.mark.parametrize("source", ["snac", "tokens file"])
+def test_a_lookahead_decode_of_a_whole_input_ends_exactly(tmp_path, checkpoint, audio_file, source):
+    """A file's length is known before its end: the push that reaches it guesses nothing, and the end is
+    decoded exactly (as README says), for a .snac file and for tokens read whole."""
+    tiny = checkpoint("tiny-lm")
+    wav = audio_file("in.wav", rate=16000, seconds=1.0)
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--normalize", "none").exit_code == 0
+    if source == "snac":
+        args = ["decode", tmp_path / "a.snac", "-", "--format", "raw"]
+    else:
+        assert invoke("export", tmp_path / "a.snac", "--format", "npy").exit_code == 0
+        args = ["decode", "--tokens", tmp_path / "a.npy", "-", "--format", "raw", "-m", tiny]
+    exact, early = snac(*args), snac(*args, "--lookahead", "0")
+    assert exact.returncode == early.returncode == 0, early.stderr
+    a, b = (np.frombuffer(r.stdout, dtype="<i2").astype(np.int32) for r in (exact, early))
+    assert a.shape == b.shape and np.abs(a - b)[-2000:].max() <= 1  # float rounding at most

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from snac_cli.cli import app
@@ -54,6 +55,11 @@ USAGE_ERRORS = [
         for t in ("abc", "{0}{1}", "{x}", "{}{}", "{}", "< {}>")
     ],
     *[["import", "SNAC", "OUT.snac", "--template", t] for t in ("abc", "{}{}")],
+    *[
+        [*cmd, "--template", t]
+        for cmd in (["export", "SNAC", "--format", "tokens"], ["import", "SNAC", "OUT.snac"])
+        for t in ("1{}", "9x{}")
+    ],  # 12 then 13 would read back as 1213: what export writes, import must read
     ["encode", "WAV", "OUT.snac", "--meta", "novalue"],
     ["encode", "WAV", "OUT.snac", "--meta", "k=" + "v" * 5000, "-m", "GONE"],
     ["encode", "WAV", "OUT.snac", "-m", "GONE", *[a for i in range(257) for a in ("--meta", f"k{i}=v")]],
@@ -188,3 +194,28 @@ def test_closed_standard_streams_do_not_stop_work_that_needs_none(tmp_path, inpu
     result = subprocess.run(command, stderr=subprocess.PIPE, preexec_fn=lambda: (os.close(0), os.close(1)), timeout=300)
     assert result.returncode == 0 and result.stderr == b"", result.stderr
     assert runner.invoke(app, ["info", str(out)]).exit_code == 0
+
+
+@pytest.mark.parametrize("args", [["encode", "-", "OUT.snac", "-m", "GONE"], ["decode", "-", "OUT.wav"],
+                                  ["decode", "--tokens", "-", "OUT.wav", "-m", "GONE"], ["import", "-", "OUT.snac"],
+                                  ["info", "-"], ["encode", "--files-from", "-", "OUT", "-m", "GONE"]])  # fmt: skip
+def test_stdin_on_a_terminal_is_refused_not_waited_on(inputs, args):
+    ours, theirs = os.openpty()
+    try:
+        command = [sys.executable, "-m", "snac_cli", *[inputs.get(a, a.replace("OUT", inputs["OUT"])) for a in args]]
+        result = subprocess.run(command, stdin=theirs, capture_output=True, timeout=60)  # as gzip: no wait
+    finally:
+        os.close(ours), os.close(theirs)
+    assert result.returncode == USAGE and "from a terminal" in one_line(result.stderr.decode()), result.stderr
+    assert not Path(inputs["OUT"]).exists()
+
+
+def test_an_input_past_the_formats_sample_rate_is_refused_before_the_model_loads(tmp_path, inputs):
+    import soundfile as sf
+
+    wav = tmp_path / "fast.wav"
+    sf.write(wav, np.zeros(4000, dtype=np.float32), 2_000_000)
+    for args in (["encode", wav, tmp_path / "o.snac"], ["roundtrip", wav, "-o", tmp_path / "o.wav"]):
+        result = runner.invoke(app, [*map(str, args), "-m", inputs["GONE"]])  # GONE: loading it would exit 4
+        assert result.exit_code == INPUT, result.output
+        assert one_line(result.stderr).endswith("a sample rate of 2,000,000 Hz is past snac's limit of 1,048,576 Hz")

@@ -26,7 +26,7 @@ def check_output(path: str, force: bool, *inputs: str) -> None:
         raise OutputError(f"{path}: is a directory")
     if any(i != "-" and Path(i).exists() and target.exists() and target.samefile(i) for i in inputs):
         raise OutputError(f"{path}: output would overwrite the input")
-    if target.exists() and not force:
+    if os.path.lexists(target) and not force:  # a symlink is an output that exists, even one to nowhere
         raise OutputError(f"{path}: exists (use --force to overwrite)")
     if not target.parent.is_dir():
         raise OutputError(f"{path}: no such directory {target.parent}")
@@ -66,9 +66,11 @@ def closed(stream: IO[str] | None) -> bool:
 
 
 def binary_stdin() -> BinaryIO:
-    """stdin for reading (`-`), refused when it is closed."""
+    """stdin for reading (`-`), refused when it is closed or a terminal."""
     if closed(sys.stdin):
         raise InputError("stdin: is closed; give an input file, or feed stdin")
+    if sys.stdin.isatty():  # as gzip refuses it: snac would wait, silent, for data nobody types
+        raise UsageError("refusing to read data from a terminal; pipe or redirect it, or name an input file")
     return sys.stdin.buffer
 
 

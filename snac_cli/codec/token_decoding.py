@@ -6,7 +6,7 @@ from __future__ import annotations
 import codecs
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -58,7 +58,8 @@ def decode_tokens(
         check_output_format(str(target) if not streaming else "-", subtype, out_rate)
     frames = token_parser(snac_model, tokens)
     pieces, channels, parsers = token_frames(source, frames, tokens, streamed=streaming)
-    decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels, lookahead=settings.lookahead)
+    whole = sum(piece[0].shape[-1] for piece in pieces) if isinstance(pieces, list) else None  # frames, if read whole
+    decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels, lookahead=settings.lookahead, frames=whole)
     decoded = 0
 
     def audio() -> Iterator[np.ndarray]:
@@ -94,8 +95,9 @@ def token_parser(model: SNAC, tokens: TokenSettings) -> TokenFrames:
 
 def token_frames(
     source: str | os.PathLike[str] | BinaryIO, parser: TokenFrames, tokens: TokenSettings, *, streamed: bool
-) -> tuple[Iterator[list[np.ndarray]], int, list[TokenFrames]]:
-    """(pieces of codes per scale (channels, n_i) as their frames complete, channels, the parsers used).
+) -> tuple[Iterable[list[np.ndarray]], int, list[TokenFrames]]:
+    """(pieces of codes per scale (channels, n_i) as their frames complete (a list: the input read whole),
+    channels, the parsers used).
 
     Text arriving on a pipe for audio `streamed` as it is decoded is read as it comes, one channel; every
     other input is read whole, text one channel per line, as `snac import` reads it."""
@@ -119,9 +121,9 @@ def token_frames(
     if len({len(frames) for frames in per_channel}) > 1:
         raise ValueError("the channels hold different numbers of valid frames")
     if not per_channel[0]:
-        return iter([]), len(rows), parsers
+        return [], len(rows), parsers
     codes = [np.stack(scale) for scale in zip(*(parser.joined(frames) for frames in per_channel), strict=True)]
-    return iter([codes]), len(rows), parsers
+    return [codes], len(rows), parsers  # a list: read whole
 
 
 def arriving(source: str | os.PathLike[str] | BinaryIO) -> bool:

@@ -88,12 +88,16 @@ def from_tokens(
 
 def check_template(template: str) -> str:
     """A token's text form must read back unambiguously: exactly one `{}` (no other braces), text before it,
-    no whitespace (which the reader skips) and no digit right after it. Raises ValueError otherwise."""
+    no whitespace (which the reader skips), no digit right after it, and no digit starting it when nothing
+    follows `{}`: what `snac export` writes, `snac import` reads. Raises ValueError otherwise."""
     prefix, _, suffix = template.partition("{}")
     if template.count("{") != 1 or template.count("}") != 1 or "{}" not in template:
         raise ValueError(f"template {template!r} must hold exactly one {{}} and no other braces")
     if not prefix or any(c.isspace() for c in template) or suffix[:1].isdigit():
         raise ValueError(f"template {template!r} needs text before {{}}, no spaces, and no digit right after {{}}")
+    if not suffix and prefix[:1].isdigit():  # `1{}`: 12 then 13 reads as 1213, one token
+        raise ValueError(f"template {template!r}: with nothing after {{}}, the text before it must not start with "
+                         "a digit (the next token's would run into this one's number)")  # fmt: skip
     return template
 
 
