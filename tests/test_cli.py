@@ -481,3 +481,15 @@ def test_a_list_run_into_stdout_is_refused(tmp_path, good_snac, monkeypatch):
         result = invoke(command, "--files-from", tmp_path / "list.txt", "-")
         assert result.exit_code == USAGE and "not - (stdout)" in result.stderr, result.output
     assert not (tmp_path / "-").exists()
+
+
+def test_the_readme_gives_each_models_frame_duration():
+    from tests.helpers.checkpoints import CONFIGS
+
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    figures = []
+    for name in ("24khz", "32khz", "44khz"):
+        c = CONFIGS[name]
+        samples = np.prod(c["encoder_rates"]) * np.lcm.reduce(c["vq_strides"])
+        figures.append(f"{round(1000 * samples / c['sampling_rate'])} ms at {c['sampling_rate'] / 1000:g} kHz")
+    assert f"a frame is one coarsest code: {', '.join(figures)}" in readme, figures

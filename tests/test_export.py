@@ -273,3 +273,51 @@ def test_a_lookahead_decode_of_a_whole_input_ends_exactly(tmp_path, checkpoint, 
     assert exact.returncode == early.returncode == 0, early.stderr
     a, b = (np.frombuffer(r.stdout, dtype="<i2").astype(np.int32) for r in (exact, early))
     assert a.shape == b.shape and np.abs(a - b)[-2000:].max() <= 1  # float rounding at most
+
+
+def test_a_byte_order_mark_at_the_start_of_token_text_is_skipped(tmp_path, checkpoint):
+    lm = checkpoint("tiny-lm")
+    text = b"\xef\xbb\xbf" + b"".join(b"<snac_%d>" % t for t in [1, 2, 3, 4, 5, 6, 7]) + b"\n"
+    (tmp_path / "t.txt").write_bytes(text)
+    assert invoke("import", tmp_path / "t.txt", tmp_path / "t.snac", "-m", lm).exit_code == 0
+    for source, stdin in ((tmp_path / "t.txt", None), ("-", text)):
+        result = snac("decode", "--tokens", source, "-", "--format", "raw", "-m", lm, stdin=stdin)
+        assert result.returncode == 0 and result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("t.npz", None, "a .npz holds codes per scale"),
+    ("t.npy", "pickled", "a .npy of Python objects (pickled), which snac never loads"),
+    ("t.txt", b"<snac_1>\n" * 65, "65 channels of tokens (lines or rows), past the limit of 64"),
+    ("t.txt", b"<snac_1>\xff", "not UTF-8 text (byte 8 is not UTF-8)"),
+])  # fmt: skip
+def test_token_inputs_snac_cannot_read_are_said_in_its_own_words(tmp_path, checkpoint, good_snac, name, content,
+                                                                  message):  # fmt: skip
+    path = tmp_path / name
+    if name.endswith(".npz"):
+        assert invoke("export", good_snac, "--format", "npz", "-o", tmp_path).exit_code == 0
+        (tmp_path / "good.npz").rename(path)
+    elif content == "pickled":
+        np.save(path, np.array([[1, 2]], dtype=object), allow_pickle=True)
+    else:
+        path.write_bytes(content)
+    for command in (["import", path, tmp_path / "o.snac"], ["decode", "--tokens", path, tmp_path / "o.wav"]):
+        result = invoke(*command, "-m", checkpoint("tiny-lm"))
+        assert result.exit_code == InputError.exit_code and f"{path}: {message}" in result.stderr, result.output
+        assert "allow_pickle" not in result.stderr and not list(tmp_path.glob("o.*"))
+
+
+def test_stdin_is_named_stdin_in_every_error_and_one_token_is_singular(checkpoint):
+    for command, message in ((["import", "-", "-"], b"stdin: 1 token: not a whole number of frames of 7"),
+                             (["decode", "--tokens", "-", "-"], b"stdin: the tokens end inside a frame")):  # fmt: skip
+        result = snac(*command, "-m", checkpoint("tiny-lm"), stdin=b"<snac_1>")
+        assert result.returncode == InputError.exit_code and result.stderr.startswith(b"snac: error: " + message)
+
+
+def test_drop_frame_with_no_valid_frame_is_an_input_error_and_writes_nothing(tmp_path, checkpoint):
+    (tmp_path / "t.txt").write_bytes(b"<snac_999999><snac_1><snac_2><snac_3><snac_4><snac_5><snac_6>\n")
+    result = invoke("decode", "--tokens", tmp_path / "t.txt", tmp_path / "o.wav", "-m", checkpoint("tiny-lm"),
+                    "--on-invalid", "drop-frame")  # fmt: skip
+    assert result.exit_code == InputError.exit_code, result.output
+    assert "no valid frame: 1 frame read, each with an invalid token" in result.stderr
+    assert not (tmp_path / "o.wav").exists()

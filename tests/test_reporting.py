@@ -219,3 +219,33 @@ def test_an_input_past_the_formats_sample_rate_is_refused_before_the_model_loads
         result = runner.invoke(app, [*map(str, args), "-m", inputs["GONE"]])  # GONE: loading it would exit 4
         assert result.exit_code == INPUT, result.output
         assert one_line(result.stderr).endswith("a sample rate of 2,000,000 Hz is past snac's limit of 1,048,576 Hz")
+
+
+@pytest.mark.parametrize("args", [["encode", "WAV", "OUT.snac", "--chunk-seconds", "nan"],
+                                  ["encode", "WAV", "OUT", "--batch-seconds", "inf"],
+                                  ["cut", "SNAC", "-o", "OUT.snac", "--start", "nan"]])  # fmt: skip
+def test_nan_and_infinity_are_no_number_not_out_of_range(inputs, args):
+    result = runner.invoke(app, [inputs.get(a, a.replace("OUT", inputs["OUT"])) for a in args])
+    assert result.exit_code == USAGE and "is not a number of seconds" in one_line(result.stderr)
+    assert "should be" not in result.stderr and "less than" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "flags"), [
+    (["decode", "SNAC", "OUT.wav", "--offsets", "position"], "--offsets: only for --tokens"),
+    (["decode", "SNAC", "OUT.wav", "--on-invalid", "drop-frame", "--base", "5"],
+     "--base, --on-invalid: only for --tokens"),
+    (["decode", "SNAC", "OUT.wav", "--manifest", "OUT.jsonl"], "--manifest: only for a folder or list of files"),
+    (["decode", "SNAC", "OUT.wav", "--jobs", "2"], "--jobs: only for a folder or list of files"),
+    (["encode", "WAV", "OUT.snac", "--manifest", "OUT.jsonl"], "--manifest: only for a folder or list of files"),
+    (["encode", "WAV", "OUT.snac", "--batch-seconds", "0"], "--batch-seconds: only for a folder or list of files"),
+])  # fmt: skip
+def test_options_that_do_not_apply_are_refused_not_ignored(inputs, args, flags):
+    result = runner.invoke(app, [inputs.get(a, a.replace("OUT", inputs["OUT"])) for a in args])
+    assert result.exit_code == USAGE and one_line(result.stderr).startswith(f"snac: error: {flags}")
+    assert not list(Path(inputs["OUT"]).parent.glob("o*"))
+
+
+def test_debug_after_the_command_means_what_it_does_before(inputs):
+    args = [sys.executable, "-m", "snac_cli", "info", inputs["WAV"], "--debug"]
+    result = subprocess.run(args, capture_output=True, timeout=60)
+    assert result.returncode == INPUT and b"No such option" not in result.stderr, result.stderr

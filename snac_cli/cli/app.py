@@ -47,6 +47,12 @@ def main() -> None:
     reporting.install_signal_handlers()
     # `--ray` alone means a local Ray; an address must be attached (--ray=ADDRESS), as a value is optional.
     sys.argv[1:] = ["--ray=local" if arg == "--ray" else arg for arg in sys.argv[1:]]
+    # `--debug` is the group's option; after the command (`snac encode ... --debug`) it means the same.
+    args = sys.argv[1:]
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" in args[1:end]:
+        args.remove("--debug")
+        sys.argv[1:] = ["--debug", *args]
     try:
         app(prog_name="snac")
     except SystemExit as done:

@@ -21,6 +21,7 @@ from snac_cli.cli.streams import (
     check_audio_format,
     check_output,
     named,
+    shown,
 )
 from snac_cli.errors import InputError, SnacError, UsageError
 from snac_cli.settings import (
@@ -58,7 +59,7 @@ def encode(
     manifest: o.Manifest = None,
     ray: Annotated[str | None, typer.Option(help=RAY, metavar="[=ADDRESS]")] = None,
     batch_seconds: Annotated[
-        float | None, typer.Option(help=BATCH, min=0, max=o.MAX_SECONDS, metavar="SECONDS")
+        float | None, typer.Option(help=BATCH, parser=o.seconds(0, o.MAX_SECONDS), metavar="SECONDS")
     ] = None,
     model: o.Model = DEFAULT_MODEL,
     device: o.Device = ModelSettings.device,
@@ -76,6 +77,7 @@ def encode(
     settings = EncodeSettings(channels, normalize, o.parse_metadata(meta), window_seconds)
     models = ModelSettings(model, device, precision)
     many, folder, target = batch_arguments(input, output, files_from)
+    refuse_unused(not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1, batch_seconds=batch_seconds)
     if many:
         from snac_cli.batch.tasks import EncodeTask
 
@@ -88,7 +90,7 @@ def encode(
     from snac_cli.codec.encoding import encode_file
 
     check_output(target, force, input)
-    name = "stdin" if input == "-" else input
+    name = shown(input)
     encode_file(
         audio_input(input), binary_output(target), settings, model=models, name=name, progress=progress_bar(quiet)
     )
@@ -147,12 +149,17 @@ def decode(
     subtype_name = subtype.value if subtype else None
     audio_format = check_audio_format(audio_format, input, output, files_from)
     raw = audio_format == "raw"
+    token_options = TokenSettings(offsets, base, template, on_invalid)
+    unused = {name: getattr(token_options, name) != getattr(TokenSettings, name) for name in ("offsets", "base",
+              "template", "on_invalid")}  # fmt: skip
+    refuse_unused(not tokens, "--tokens", **unused)
+    many = files_from is not None or Path(input).is_dir()
+    refuse_unused(tokens or not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1)
     if tokens or raw:
         check_stream_options(input, output, files_from, raw=raw)
     if tokens:
         assert output is not None
-        decode_token_input(input, output, settings, TokenSettings(offsets, base, template, on_invalid), models,
-                           raw=raw, force=force, quiet=quiet)  # fmt: skip
+        decode_token_input(input, output, settings, token_options, models, raw=raw, force=force, quiet=quiet)
         return
     many, folder, target = batch_arguments(input, output, files_from)
     if many:
@@ -171,6 +178,13 @@ def decode(
     warn_lookahead(settings)
     with binary_input(input) as stream, named(input):
         decode_file(stream, binary_output(target), settings, model=models, progress=progress_bar(quiet), raw=raw)
+
+
+def refuse_unused(refused: bool, what: str, **given: object) -> None:
+    """Options given where they do not apply are refused, not ignored: `--manifest` for one file, say."""
+    flags = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None and value is not False]
+    if refused and flags:
+        raise UsageError(f"{', '.join(flags)}: only for {what}")
 
 
 def check_stream_options(input: str, output: str | None, files_from: str | None, *, raw: bool) -> None:
@@ -216,9 +230,11 @@ def decode_token_input(
         except SnacError:
             raise
         except ValueError as e:  # the tokens' own: out of range, not text, a partial frame
-            raise InputError(f"{'stdin' if input == '-' else input}: {e}") from None
+            raise InputError(f"{shown(input)}: {e}") from None
     if report.dropped:
-        say(f"warning: dropped {report.dropped} frames with invalid tokens ({report.frames} decoded)")
+        from snac_cli.format.tokens import counted
+
+        say(f"warning: dropped {counted(report.dropped, 'frame')} with invalid tokens ({report.frames:,} decoded)")
 
 
 @app.command(cls=o.PlainCommand)

@@ -3,6 +3,7 @@ cannot express, and the help layout. The values' types and defaults are the libr
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import typer
@@ -31,6 +32,23 @@ class PlainCommand(typer.core.TyperCommand):
             if rows[kind]:
                 with formatter.section(title):
                     formatter.write_dl(rows[kind])
+
+
+def seconds(low: float, high: float) -> Any:
+    """A parser of seconds in `low`..`high`: NaN and infinity are refused as no number, not as out of range."""
+
+    def parse(value: str | float) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a number of seconds") from None
+        if not math.isfinite(number):
+            raise typer.BadParameter(f"{value} is not a number of seconds: give a finite one, {low:g} to {high:g}")
+        if not low <= number <= high:
+            raise typer.BadParameter(f"{value} is out of range: {low:g} to {high:g} seconds")
+        return number
+
+    return parse
 
 
 def valid_template(template: str) -> str:
@@ -138,8 +156,7 @@ Window = Annotated[
         "--chunk-seconds",
         help="Seconds of audio per inference window, memory vs. speed "
         "[default: 5 encode at 24 kHz, 4.6 at 32, 3.4 at 44.1; 3 decode, 0.5 with attention; decoding: memory only].",
-        min=0.1,
-        max=MAX_SECONDS,
+        parser=seconds(0.1, MAX_SECONDS),
         metavar="SECONDS",
     ),
 ]

@@ -100,7 +100,12 @@ def named(name: str) -> Iterator[None]:
     try:
         yield
     except ContainerError as e:
-        raise ContainerError(f"{'stdin' if name == '-' else name}: {e}") from None
+        raise ContainerError(f"{shown(name)}: {e}") from None
+
+
+def shown(path: str) -> str:
+    """A file as errors name it: `-` is stdin."""
+    return "stdin" if path == "-" else path
 
 
 def read_snac_input(name: str) -> SnacFile:

@@ -9,7 +9,15 @@ import typer
 
 from snac_cli.cli import options as o
 from snac_cli.cli.app import app
-from snac_cli.cli.streams import binary_input, binary_output, binary_stdout, check_output, read_snac_input, stdout
+from snac_cli.cli.streams import (
+    binary_input,
+    binary_output,
+    binary_stdout,
+    check_output,
+    read_snac_input,
+    shown,
+    stdout,
+)
 from snac_cli.errors import InputError, OutputError, UsageError
 from snac_cli.settings import ExportFormat, Offsets
 
@@ -59,7 +67,7 @@ def export_codes(
         try:
             data = export_bytes(snac, name, fmt=format.value, offsets=offsets.value, base=base, template=template)
         except ValueError as e:
-            raise InputError(f"{name}: {e}") from None
+            raise InputError(f"{shown(name)}: {e}") from None
         if to_stdout:
             stdout().write(data)
             continue
@@ -96,5 +104,5 @@ def import_codes(
         header, per_frame = header_for(model, channels=tokens.shape[0])
         snac = import_tokens(tokens, header, per_frame, offsets=offsets.value, base=base)
     except (ValueError, KeyError) as e:
-        raise InputError(f"{input}: {e}") from None
+        raise InputError(f"{shown(input)}: {e}") from None
     write_snac(target, snac)

@@ -20,6 +20,7 @@ from snac_cli.engine.push_batcher import PushBatcher
 from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.format.export import read_tokens
 from snac_cli.format.token_stream import TextTokens, TokenFrames
+from snac_cli.format.tokens import counted
 from snac_cli.model import SNAC
 from snac_cli.progress import Progress, silent
 from snac_cli.settings import DEFAULT_MODEL, DecodeSettings, ModelSettings, TokenSettings
@@ -72,17 +73,19 @@ def decode_tokens(
         decoded += block.shape[1]
         if not any(p.count for p in parsers):  # before the output is complete: a file is not left behind
             raise ValueError("no tokens")
+        if not decoded and (dropped := sum(p.dropped for p in parsers)):
+            raise ValueError(f"no valid frame: {counted(dropped, 'frame')} read, each with an invalid token")
         yield block
 
     blocks = resample_stream(audio(), rate, out_rate, channels)
     with progress("decoding", None, "s") as advance:
 
-        def counted(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        def advancing(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
             for block in blocks:
                 advance(block.shape[1] / out_rate)
                 yield block
 
-        write_stream(target, counted(blocks), out_rate, channels, subtype=subtype, raw=raw)
+        write_stream(target, advancing(blocks), out_rate, channels, subtype=subtype, raw=raw)
     count, dropped = sum(p.count for p in parsers), sum(p.dropped for p in parsers)
     return TokenReport(count, decoded // decoder.frame_samples, dropped, decoded / rate)
 
@@ -139,7 +142,7 @@ def text_frames(source: str | os.PathLike[str] | BinaryIO, frames: TokenFrames, 
     """Frames from token text read as it arrives (one channel), each handed on the moment it is complete; a
     second line of tokens (a second channel) is an error, since the first's audio has gone out alone."""
     text = TextTokens(tokens.template, lenient=tokens.drop_frame)
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()  # a byte order mark at the start is skipped
     stream = open(source, "rb") if isinstance(source, (str, os.PathLike)) else source  # noqa: SIM115
     try:
         while True:

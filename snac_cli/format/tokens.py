@@ -15,6 +15,11 @@ OFFSETS = ("none", "scale", "position")
 INT64_MAX = 2**63 - 1
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 token`, `2 tokens`: a count and its noun, singular for one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def frame_order(strides: tuple[int, ...]) -> list[tuple[int, int]]:
     """(scale, index within the frame) of each token of one frame, in depth-first pre-order."""
     steps = math.lcm(*strides)
@@ -70,7 +75,7 @@ def from_tokens(
     order = frame_order(strides)
     tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
     if tokens.size % len(order):
-        raise ValueError(f"{tokens.size} tokens is not a whole number of frames of {len(order)}")
+        raise ValueError(f"{counted(tokens.size, 'token')}: not a whole number of frames of {len(order)}")
     frames = tokens.reshape(-1, len(order)) - token_offsets(strides, codebook_size, offsets, base)
     bad = (frames < 0) | (frames >= codebook_size)
     if bad.any():
