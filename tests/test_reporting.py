@@ -249,3 +249,18 @@ def test_debug_after_the_command_means_what_it_does_before(inputs):
     args = [sys.executable, "-m", "snac_cli", "info", inputs["WAV"], "--debug"]
     result = subprocess.run(args, capture_output=True, timeout=60)
     assert result.returncode == INPUT and b"No such option" not in result.stderr, result.stderr
+
+
+def test_a_config_nested_past_the_parsers_depth_is_a_bad_checkpoint(tmp_path, inputs, tiny):
+    import shutil
+
+    model = tmp_path / "deep"
+    shutil.copytree(tiny, model)
+    (model / "config.json").write_text("[" * 100_000)
+    (tmp_path / "t.txt").write_text("<snac_1>" * 6 + "\n")
+    for args in (
+        ["encode", inputs["WAV"], inputs["OUT"] + ".snac"],
+        ["import", str(tmp_path / "t.txt"), inputs["OUT"]],
+    ):
+        result = runner.invoke(app, [*args, "-m", str(model)])
+        assert result.exit_code == 4 and "nested too deeply" in one_line(result.stderr), result.output
