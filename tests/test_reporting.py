@@ -143,7 +143,7 @@ def test_help_reads_as_written(command):
 def test_help_keeps_its_bracketed_text():
     text = " ".join(runner.invoke(app, ["encode", "--help"]).stdout.split())
     assert "snac-cli[ray]" in text and "[default: OUTPUT/manifest.jsonl]" in text
-    assert "[default: one inference window's worth]" in text and "[default: 5 encode" in text
+    assert "[default: one inference window's worth]" in text and "[default: 5 at 24 kHz" in text
 
 
 def test_unreadable_inputs_are_input_errors_named_so(tmp_path, inputs, monkeypatch):
@@ -264,3 +264,14 @@ def test_a_config_nested_past_the_parsers_depth_is_a_bad_checkpoint(tmp_path, in
     ):
         result = runner.invoke(app, [*args, "-m", str(model)])
         assert result.exit_code == 4 and "nested too deeply" in one_line(result.stderr), result.output
+
+
+def test_help_gives_each_command_its_own_defaults():
+    def help_of(command: str) -> str:
+        return " ".join(runner.invoke(app, [command, "--help"]).stdout.split())
+
+    encode, decode = help_of("encode"), help_of("decode")
+    assert "[default: 5 at 24 kHz, 4.6 at 32, 3.4 at 44.1]" in encode and "3 decode" not in encode
+    assert "[default: 3, 0.5 with attention]" in decode and "5 encode" not in decode
+    for command in ("decode", "import"):  # --format tokens is export's
+        assert "--format tokens" not in help_of(command)

@@ -69,7 +69,7 @@ def encode(
     meta: Annotated[
         list[str], typer.Option(metavar="KEY=VALUE", help="KEY=VALUE stored in the file; repeatable.")
     ] = [],  # noqa: B006
-    window_seconds: o.Window = None,
+    window_seconds: o.EncodeWindow = None,
     force: o.Force = False,
     quiet: o.Quiet = False,
 ) -> None:
@@ -133,7 +133,7 @@ def decode(
         str | None,
         typer.Option("--model", "-m", metavar="MODEL", help="Use this model instead of the one the file names."),
     ] = None,
-    window_seconds: o.Window = None,
+    window_seconds: o.DecodeWindow = None,
     force: o.Force = False,
     quiet: o.Quiet = False,
 ) -> None:

@@ -134,7 +134,7 @@ Template = Annotated[
     typer.Option(
         callback=valid_template,
         metavar="TEMPLATE",
-        help="Text form of a token, one {} for its number (--format tokens).",
+        help="Text form of a token, one {} for its number.",
     ),
 ]
 FilesFrom = Annotated[
@@ -150,15 +150,20 @@ Manifest = Annotated[
     str | None,
     typer.Option(metavar="PATH", help="JSONL record of a folder or list run [default: OUTPUT/manifest.jsonl]."),
 ]
-Window = Annotated[
+
+
+def window(help: str) -> Any:
+    """--chunk-seconds, with each command's own help (their defaults differ)."""
+    return typer.Option("--chunk-seconds", help=help, parser=seconds(0.1, MAX_SECONDS), metavar="SECONDS")
+
+
+EncodeWindow = Annotated[
     float | None,
-    typer.Option(
-        "--chunk-seconds",
-        help="Seconds of audio per inference window, memory vs. speed "
-        "[default: 5 encode at 24 kHz, 4.6 at 32, 3.4 at 44.1; 3 decode, 0.5 with attention; decoding: memory only].",
-        parser=seconds(0.1, MAX_SECONDS),
-        metavar="SECONDS",
-    ),
+    window("Seconds of audio per inference window, memory vs. speed [default: 5 at 24 kHz, 4.6 at 32, 3.4 at 44.1]."),
+]
+DecodeWindow = Annotated[
+    float | None,
+    window("Seconds of audio per forward pass: memory and speed, never the output [default: 3, 0.5 with attention]."),
 ]
 OutputFile = Annotated[
     str, typer.Option("--output", "-o", metavar="PATH", help=".snac file to write, or - for stdout.")
