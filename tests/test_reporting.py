@@ -238,6 +238,8 @@ def test_nan_and_infinity_are_no_number_not_out_of_range(inputs, args):
     (["decode", "SNAC", "OUT.wav", "--jobs", "2"], "--jobs: only for a folder or list of files"),
     (["encode", "WAV", "OUT.snac", "--manifest", "OUT.jsonl"], "--manifest: only for a folder or list of files"),
     (["encode", "WAV", "OUT.snac", "--batch-seconds", "0"], "--batch-seconds: only for a folder or list of files"),
+    (["export", "SNAC", "-o", "-", "--format", "jsonl", "--template", "<t{}>"], "--template: only for --format tokens"),
+    (["export", "SNAC", "--format", "npz", "--offsets", "scale"], "--offsets: only for flat tokens"),
 ])  # fmt: skip
 def test_options_that_do_not_apply_are_refused_not_ignored(inputs, args, flags):
     result = runner.invoke(app, [inputs.get(a, a.replace("OUT", inputs["OUT"])) for a in args])

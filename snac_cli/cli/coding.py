@@ -77,7 +77,9 @@ def encode(
     settings = EncodeSettings(channels, normalize, o.parse_metadata(meta), window_seconds)
     models = ModelSettings(model, device, precision)
     many, folder, target = batch_arguments(input, output, files_from)
-    refuse_unused(not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1, batch_seconds=batch_seconds)
+    o.refuse_unused(
+        not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1, batch_seconds=batch_seconds
+    )
     if many:
         from snac_cli.batch.tasks import EncodeTask
 
@@ -152,9 +154,9 @@ def decode(
     token_options = TokenSettings(offsets, base, template, on_invalid)
     unused = {name: getattr(token_options, name) != getattr(TokenSettings, name) for name in ("offsets", "base",
               "template", "on_invalid")}  # fmt: skip
-    refuse_unused(not tokens, "--tokens", **unused)
+    o.refuse_unused(not tokens, "--tokens", **unused)
     many = files_from is not None or Path(input).is_dir()
-    refuse_unused(tokens or not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1)
+    o.refuse_unused(tokens or not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1)
     if tokens or raw:
         check_stream_options(input, output, files_from, raw=raw)
     if tokens:
@@ -178,13 +180,6 @@ def decode(
     warn_lookahead(settings)
     with binary_input(input) as stream, named(input):
         decode_file(stream, binary_output(target), settings, model=models, progress=progress_bar(quiet), raw=raw)
-
-
-def refuse_unused(refused: bool, what: str, **given: object) -> None:
-    """Options given where they do not apply are refused, not ignored: `--manifest` for one file, say."""
-    flags = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None and value is not False]
-    if refused and flags:
-        raise UsageError(f"{', '.join(flags)}: only for {what}")
 
 
 def check_stream_options(input: str, output: str | None, files_from: str | None, *, raw: bool) -> None:

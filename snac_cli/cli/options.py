@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
+from snac_cli.errors import UsageError
 from snac_cli.settings import Channels, Normalize, Offsets, Precision
 
 MAX_SECONDS = 3600.0  # audio per inference window or batch: an hour is far past any use, and keeps sizes finite
@@ -49,6 +50,13 @@ def seconds(low: float, high: float) -> Any:
         return number
 
     return parse
+
+
+def refuse_unused(refused: bool, what: str, **given: object) -> None:
+    """Options given where they do not apply are refused, not ignored: `--manifest` for one file, say."""
+    flags = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None and value is not False]
+    if refused and flags:
+        raise UsageError(f"{', '.join(flags)}: only for {what}")
 
 
 def valid_template(template: str) -> str:

@@ -46,6 +46,9 @@ def export_codes(
     from snac_cli.files import atomic_output
     from snac_cli.format.export import export_bytes, export_target
 
+    o.refuse_unused(format != ExportFormat.tokens, "--format tokens", template=template != "<snac_{}>")
+    o.refuse_unused(format == ExportFormat.npz, "flat tokens (npz holds each scale's codes as they are)",
+                  offsets=offsets != Offsets.none, base=base != 0)  # fmt: skip
     to_stdout = output == "-" or (output is None and files == ["-"])  # `cat x.snac | snac export -`
     binary = format in (ExportFormat.npy, ExportFormat.npz)
     if to_stdout and binary and len(files) > 1:
