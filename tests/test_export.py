@@ -321,3 +321,9 @@ def test_drop_frame_with_no_valid_frame_is_an_input_error_and_writes_nothing(tmp
     assert result.exit_code == InputError.exit_code, result.output
     assert "no valid frame: 1 frame read, each with an invalid token" in result.stderr
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_token_text_on_a_pipe_that_is_not_utf8_is_said_as_for_a_file(tmp_path, checkpoint):
+    result = snac("decode", "--tokens", "-", "-", "--format", "raw", "-m", checkpoint("tiny-lm"), stdin=b"<snac_1>\xff")
+    assert result.returncode == InputError.exit_code, result.stderr
+    assert result.stderr == b"snac: error: stdin: not UTF-8 text (byte 8 is not UTF-8)\n"

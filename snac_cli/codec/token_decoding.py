@@ -144,11 +144,17 @@ def text_frames(source: str | os.PathLike[str] | BinaryIO, frames: TokenFrames, 
     text = TextTokens(tokens.template, lenient=tokens.drop_frame)
     decoder = codecs.getincrementaldecoder("utf-8-sig")()  # a byte order mark at the start is skipped
     stream = open(source, "rb") if isinstance(source, (str, os.PathLike)) else source  # noqa: SIM115
+    read = 0  # bytes, for where text is not UTF-8
     try:
         while True:
             data = stream.read1(READ) if hasattr(stream, "read1") else stream.read(READ)
             final = not data
-            numbers = text.feed(decoder.decode(data, final=final), final=final)
+            pending = len(decoder.getstate()[0])  # bytes of a character the last read cut
+            try:
+                numbers = text.feed(decoder.decode(data, final=final), final=final)
+            except UnicodeDecodeError as e:  # said as read_tokens says it (format/export.text_of)
+                raise ValueError(f"not UTF-8 text (byte {read - pending + e.start:,} is not UTF-8)") from None
+            read += len(data)
             if text.lines > 1:
                 raise ValueError("a second line of tokens (a second channel) on a pipe whose audio is written as "
                                  "it comes: give the text as a file, or write the audio to a file")  # fmt: skip
