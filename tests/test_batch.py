@@ -294,11 +294,12 @@ def test_names_that_are_not_utf8_work_in_folders_lists_and_single_files(tmp_path
     assert (tmp_path / name).exists()
 
 
-def test_a_killed_run_finishes_on_the_second_go_without_redoing_anything(tmp_path, tiny):
+@pytest.mark.parametrize("jobs", ["1", "2"])  # with workers, those it stops remove what they were writing
+def test_a_killed_run_finishes_on_the_second_go_without_redoing_anything(tmp_path, tiny, jobs):
     root, out = tmp_path / "in", tmp_path / "out"
     for i in range(8):  # long enough to be encoded one by one, so outputs appear one at a time
         write_clip(root / f"c{i}.wav", 5.5, seed=i)
-    command = [sys.executable, "-m", "snac_cli", "encode", str(root), str(out), "-m", str(tiny), "-q"]
+    command = [sys.executable, "-m", "snac_cli", "encode", str(root), str(out), "-m", str(tiny), "-q", "-j", jobs]
     child = subprocess.Popen(command, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while len(list(out.glob("*.snac"))) < 2 and time.monotonic() < deadline:

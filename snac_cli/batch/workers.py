@@ -19,18 +19,27 @@ Work = Callable[[list[Job]], list[Record]]
 
 
 def serve(connection: Connection, work: Work) -> None:
-    """A worker's life: job groups in, their records out, until the run closes its end."""
+    """A worker's life: job groups in, their records out, until the run closes its end. Stopped by the run
+    (SIGTERM), it unwinds as from Ctrl-C, so that the output it was writing is removed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the run stops us
-    while True:
-        try:
-            group = connection.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            records = work(group)
-        except Exception as e:  # work records its own failures; this is the net under it
-            records = [failed(job, e) for job in group]
-        connection.send(records)
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        while True:
+            try:
+                group = connection.recv()
+            except (EOFError, OSError):
+                return
+            try:
+                records = work(group)
+            except Exception as e:  # work records its own failures; this is the net under it
+                records = [failed(job, e) for job in group]
+            connection.send(records)
+    except KeyboardInterrupt:
+        return
+
+
+def interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @dataclass
