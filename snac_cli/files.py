@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes 0600 files; give the usual mode
+        os.chmod(temporary, output_mode(path))  # mkstemp makes 0600 files
         os.replace(temporary, path)
     except OSError as e:
         Path(temporary).unlink(missing_ok=True)
@@ -83,6 +84,15 @@ def sweep_partials(paths: list[Path]) -> int:
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def output_mode(path: Path) -> int:
+    """The permission bits an output gets: those of the file it replaces (`--force` keeps a file's mode),
+    else the usual ones (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode) & 0o777
+    except OSError:  # none there (or a symlink to nowhere)
+        return 0o666 & ~current_umask()
 
 
 def current_umask() -> int:

@@ -151,6 +151,9 @@ def test_the_manifest_is_checked_like_any_output_before_any_work(tmp_path, tiny,
     (tmp_path / "notes.txt").write_text("mine\n")
     result = invoke("encode", corpus, out, "-m", tiny, "--manifest", tmp_path / "notes.txt")
     assert result.exit_code == OutputError.exit_code and "not a snac manifest" in result.stderr
+    (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "\n")  # past the JSON parser's depth: not a manifest
+    result = invoke("encode", corpus, out, "-m", tiny, "--manifest", tmp_path / "deep.jsonl")
+    assert result.exit_code == OutputError.exit_code and "not a snac manifest" in result.stderr
 
 
 def test_a_live_runs_partial_files_are_never_swept(tmp_path, tiny, corpus):
@@ -212,6 +215,7 @@ def test_any_failure_of_one_file_is_recorded_and_the_run_goes_on(tmp_path, tiny,
     records = manifest(out / "manifest.jsonl")
     assert [records[n]["status"] for n in ["a.wav", "b.wav", "c.wav", "long.wav"]] == ["ok", "failed", "ok", "failed"]
     assert records["b.wav"]["error"] == records["long.wav"]["error"] == "RuntimeError: libsndfile lost its way"
+    assert f"snac: failed: {root / 'b.wav'}: RuntimeError: libsndfile lost its way" in result.stderr  # named
 
 
 def die_on(group: list[Job]) -> list[Record]:
@@ -225,8 +229,53 @@ def test_a_worker_process_that_dies_fails_its_files_not_the_run():
     groups = [[Job(Path(name), Path(name + ".out"))] for name in ["a", "die", "b"]]
     records = [record for done in run_pool(groups, die_on, jobs=2) for record in done]  # does not raise
     assert sorted(r.input for r in records) == ["a", "b", "die"]  # every file has its record...
-    assert [r.status for r in records if r.input == "die"] == ["failed"]  # ...the lost one failed
-    assert {r.status for r in records} <= {"ok", "failed"}  # (files queued behind it fail with the pool)
+    lost = [r for r in records if r.input == "die"]
+    assert [r.status for r in lost] == ["failed"] and lost[0].error == "die: the worker exited (code 9)"
+    assert {r.status for r in records if r.input != "die"} == {"ok"}  # ...and only the lost one failed
+
+
+def children(pid: int) -> dict[int, str]:
+    """The live child processes of `pid`: their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            if entry.name.isdigit() and parent == pid:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("tracker", [False, True], ids=["worker", "worker-and-resource-tracker"])
+def test_a_killed_worker_fails_only_its_file_and_a_new_worker_does_the_rest(tmp_path, tiny, tracker):
+    root, out = tmp_path / "in", tmp_path / "out"
+    for i in range(8):
+        write_clip(root / f"c{i}.wav", 30.0, rate=8000, seed=i)  # past 5 s: each file is a job group alone
+    run = subprocess.Popen([sys.executable, "-m", "snac_cli", "encode", root, out, "-m", tiny, "--jobs", "2"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    victim, deadline = None, time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline and run.poll() is None:
+        workers = {p for p, line in children(run.pid).items() if "spawn_main" in line}
+        busy = [(int(f.name.rpartition(".snac.")[2].partition("-")[0]), f) for f in out.glob(".*.part")]
+        victim = next(((pid, f) for pid, f in busy if pid in workers), None)  # a child process, mid-file
+        time.sleep(0.01)
+    assert victim is not None, "no worker was seen at work"
+    if tracker:  # multiprocessing's resource tracker, probed when the new worker starts
+        for pid, line in children(run.pid).items():
+            if "resource_tracker" in line:
+                os.kill(pid, signal.SIGKILL)
+    os.kill(victim[0], signal.SIGKILL)
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == InputError.exit_code, stderr
+    lost = str(partial_of(victim[1].name)).replace(".snac", ".wav")
+    records = manifest(out / "manifest.jsonl")
+    assert len(records) == 8 and records[lost]["error"].endswith("the worker was killed (signal 9)")
+    assert {name: r["status"] for name, r in records.items() if name != lost} == {
+        f"c{i}.wav": "ok" for i in range(8) if f"c{i}.wav" != lost
+    }
+    assert f"snac: failed: {root / lost}: the worker was killed (signal 9)" in stderr.decode()
+    assert "Traceback" not in stderr.decode() and "resource_tracker" not in stderr.decode()
 
 
 def test_names_that_are_not_utf8_work_in_folders_lists_and_single_files(tmp_path, tiny):
@@ -245,11 +294,12 @@ def test_names_that_are_not_utf8_work_in_folders_lists_and_single_files(tmp_path
     assert (tmp_path / name).exists()
 
 
-def test_a_killed_run_finishes_on_the_second_go_without_redoing_anything(tmp_path, tiny):
+@pytest.mark.parametrize("jobs", ["1", "2"])  # with workers, those it stops remove what they were writing
+def test_a_killed_run_finishes_on_the_second_go_without_redoing_anything(tmp_path, tiny, jobs):
     root, out = tmp_path / "in", tmp_path / "out"
     for i in range(8):  # long enough to be encoded one by one, so outputs appear one at a time
         write_clip(root / f"c{i}.wav", 5.5, seed=i)
-    command = [sys.executable, "-m", "snac_cli", "encode", str(root), str(out), "-m", str(tiny), "-q"]
+    command = [sys.executable, "-m", "snac_cli", "encode", str(root), str(out), "-m", str(tiny), "-q", "-j", jobs]
     child = subprocess.Popen(command, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while len(list(out.glob("*.snac"))) < 2 and time.monotonic() < deadline:

@@ -63,3 +63,15 @@ def test_a_length_one_sample_past_the_codes_is_refused(tmp_path, tiny, good_snac
     assert invoke("cut", whole, "-o", tmp_path / "whole-cut.snac").exit_code == OK
     path = forged(tmp_path, good_snac, original_length=snac.frames * FRAME + 1)
     refused_by(tmp_path, tiny, path, {"cut", "concat", "decode"})
+
+
+@pytest.mark.parametrize("gain", [1e-40, 1e-45])
+def test_a_gain_no_decode_can_undo_is_refused_by_every_command(tmp_path, tiny, good_snac, gain, monkeypatch):
+    """A gain under the least normal float32 (2^-126) would blow the audio past float32 (numpy's
+    RuntimeWarning, infinite samples); snac never writes one (audio/normalize.py)."""
+    import snac_cli.format.header
+
+    with monkeypatch.context() as m:
+        m.setattr(snac_cli.format.header, "MIN_GAIN", 0.0, raising=False)  # the writer checks as readers do
+        path = forged(tmp_path, good_snac, gain=gain)
+    refused_by(tmp_path, tiny, path, {"info", "cut", "export", "concat", "decode"})

@@ -162,6 +162,28 @@ def test_an_existing_output_needs_force(tmp_path, tiny, audio_file):
     assert (tmp_path / "o.snac").read_bytes()[:4] == b"SNAC"
 
 
+@pytest.mark.parametrize("dangling", [False, True])
+def test_a_symlink_is_an_existing_output(tmp_path, tiny, audio_file, dangling):
+    wav, link, mine = audio_file("in.wav", seconds=0.2), tmp_path / "o.snac", tmp_path / "mine"
+    if not dangling:
+        mine.write_bytes(b"mine")
+    link.symlink_to(mine)
+    result = invoke("encode", wav, link, "-m", tiny)
+    assert result.exit_code == OutputError.exit_code and "exists (use --force" in result.stderr
+    assert link.is_symlink() and (dangling or mine.read_bytes() == b"mine")
+    assert invoke("encode", wav, link, "-m", tiny, "--force").exit_code == 0
+    assert not link.is_symlink() and link.read_bytes()[:4] == b"SNAC"  # the link replaced, never written through
+    assert dangling or mine.read_bytes() == b"mine"
+
+
+def test_force_keeps_the_permission_bits_of_the_file_it_replaces(tmp_path, tiny, audio_file):
+    wav, out = audio_file("in.wav", seconds=0.2), tmp_path / "o.snac"
+    out.write_bytes(b"mine")
+    out.chmod(0o640)
+    assert invoke("encode", wav, out, "-m", tiny, "--force").exit_code == 0
+    assert (out.stat().st_mode & 0o777) == 0o640 and out.read_bytes()[:4] == b"SNAC"
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -459,3 +481,15 @@ def test_a_list_run_into_stdout_is_refused(tmp_path, good_snac, monkeypatch):
         result = invoke(command, "--files-from", tmp_path / "list.txt", "-")
         assert result.exit_code == USAGE and "not - (stdout)" in result.stderr, result.output
     assert not (tmp_path / "-").exists()
+
+
+def test_the_readme_gives_each_models_frame_duration():
+    from tests.helpers.checkpoints import CONFIGS
+
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    figures = []
+    for name in ("24khz", "32khz", "44khz"):
+        c = CONFIGS[name]
+        samples = np.prod(c["encoder_rates"]) * np.lcm.reduce(c["vq_strides"])
+        figures.append(f"{round(1000 * samples / c['sampling_rate'])} ms at {c['sampling_rate'] / 1000:g} kHz")
+    assert f"a frame is one coarsest code: {', '.join(figures)}" in readme, figures

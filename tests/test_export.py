@@ -245,3 +245,85 @@ def test_whitespace_inside_a_token_is_malformed_for_import_and_decode(tmp_path, 
         assert result.returncode == InputError.exit_code, result.stderr
         assert f"token at index 0: {written!r}" in result.stderr.decode() and result.stderr.count(b"\n") == 1
         assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", [["import"], ["decode", "--tokens"]])
+def test_json_nested_past_the_parsers_depth_is_malformed_tokens(tmp_path, checkpoint, command):
+    (tmp_path / "t.jsonl").write_bytes(b"[" * 100_000 + b"\n")
+    out = tmp_path / ("t.snac" if command == ["import"] else "t.wav")
+    result = snac(*command, tmp_path / "t.jsonl", out, "-m", checkpoint("tiny-lm"))
+    stderr = result.stderr.decode()
+    assert result.returncode == InputError.exit_code and "nested too deeply" in stderr, stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("snac: error: ") and not out.exists()
+
+
+@pytest.mark.parametrize("source", ["snac", "tokens file"])
+def test_a_lookahead_decode_of_a_whole_input_ends_exactly(tmp_path, checkpoint, audio_file, source):
+    """A file's length is known before its end: the push that reaches it guesses nothing, and the end is
+    decoded exactly (as README says), for a .snac file and for tokens read whole."""
+    tiny = checkpoint("tiny-lm")
+    wav = audio_file("in.wav", rate=16000, seconds=1.0)
+    assert invoke("encode", wav, tmp_path / "a.snac", "-m", tiny, "--normalize", "none").exit_code == 0
+    if source == "snac":
+        args = ["decode", tmp_path / "a.snac", "-", "--format", "raw"]
+    else:
+        assert invoke("export", tmp_path / "a.snac", "--format", "npy").exit_code == 0
+        args = ["decode", "--tokens", tmp_path / "a.npy", "-", "--format", "raw", "-m", tiny]
+    exact, early = snac(*args), snac(*args, "--lookahead", "0")
+    assert exact.returncode == early.returncode == 0, early.stderr
+    a, b = (np.frombuffer(r.stdout, dtype="<i2").astype(np.int32) for r in (exact, early))
+    assert a.shape == b.shape and np.abs(a - b)[-2000:].max() <= 1  # float rounding at most
+
+
+def test_a_byte_order_mark_at_the_start_of_token_text_is_skipped(tmp_path, checkpoint):
+    lm = checkpoint("tiny-lm")
+    text = b"\xef\xbb\xbf" + b"".join(b"<snac_%d>" % t for t in [1, 2, 3, 4, 5, 6, 7]) + b"\n"
+    (tmp_path / "t.txt").write_bytes(text)
+    assert invoke("import", tmp_path / "t.txt", tmp_path / "t.snac", "-m", lm).exit_code == 0
+    for source, stdin in ((tmp_path / "t.txt", None), ("-", text)):
+        result = snac("decode", "--tokens", source, "-", "--format", "raw", "-m", lm, stdin=stdin)
+        assert result.returncode == 0 and result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("t.npz", None, "a .npz holds codes per scale"),
+    ("t.npy", "pickled", "a .npy of Python objects (pickled), which snac never loads"),
+    ("t.txt", b"<snac_1>\n" * 65, "65 channels of tokens (lines or rows), past the limit of 64"),
+    ("t.txt", b"<snac_1>\xff", "not UTF-8 text (byte 8 is not UTF-8)"),
+])  # fmt: skip
+def test_token_inputs_snac_cannot_read_are_said_in_its_own_words(tmp_path, checkpoint, good_snac, name, content,
+                                                                  message):  # fmt: skip
+    path = tmp_path / name
+    if name.endswith(".npz"):
+        assert invoke("export", good_snac, "--format", "npz", "-o", tmp_path).exit_code == 0
+        (tmp_path / "good.npz").rename(path)
+    elif content == "pickled":
+        np.save(path, np.array([[1, 2]], dtype=object), allow_pickle=True)
+    else:
+        path.write_bytes(content)
+    for command in (["import", path, tmp_path / "o.snac"], ["decode", "--tokens", path, tmp_path / "o.wav"]):
+        result = invoke(*command, "-m", checkpoint("tiny-lm"))
+        assert result.exit_code == InputError.exit_code and f"{path}: {message}" in result.stderr, result.output
+        assert "allow_pickle" not in result.stderr and not list(tmp_path.glob("o.*"))
+
+
+def test_stdin_is_named_stdin_in_every_error_and_one_token_is_singular(checkpoint):
+    for command, message in ((["import", "-", "-"], b"stdin: 1 token: not a whole number of frames of 7"),
+                             (["decode", "--tokens", "-", "-"], b"stdin: the tokens end inside a frame")):  # fmt: skip
+        result = snac(*command, "-m", checkpoint("tiny-lm"), stdin=b"<snac_1>")
+        assert result.returncode == InputError.exit_code and result.stderr.startswith(b"snac: error: " + message)
+
+
+def test_drop_frame_with_no_valid_frame_is_an_input_error_and_writes_nothing(tmp_path, checkpoint):
+    (tmp_path / "t.txt").write_bytes(b"<snac_999999><snac_1><snac_2><snac_3><snac_4><snac_5><snac_6>\n")
+    result = invoke("decode", "--tokens", tmp_path / "t.txt", tmp_path / "o.wav", "-m", checkpoint("tiny-lm"),
+                    "--on-invalid", "drop-frame")  # fmt: skip
+    assert result.exit_code == InputError.exit_code, result.output
+    assert "no valid frame: 1 frame read, each with an invalid token" in result.stderr
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_token_text_on_a_pipe_that_is_not_utf8_is_said_as_for_a_file(tmp_path, checkpoint):
+    result = snac("decode", "--tokens", "-", "-", "--format", "raw", "-m", checkpoint("tiny-lm"), stdin=b"<snac_1>\xff")
+    assert result.returncode == InputError.exit_code, result.stderr
+    assert result.stderr == b"snac: error: stdin: not UTF-8 text (byte 8 is not UTF-8)\n"

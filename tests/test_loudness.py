@@ -24,13 +24,24 @@ def test_streamed_loudness_equals_pyloudnorm(rate, block):
     assert meter.loudness() == pytest.approx(expected, abs=1e-6)
 
 
-def test_silence_and_short_clips_have_no_loudness():
-    meter = LoudnessMeter(16000, 1)
-    meter.add(np.zeros((1, 16000)))
-    assert meter.loudness() == -math.inf
-    short = LoudnessMeter(16000, 1)
-    short.add(np.ones((1, 100)))
-    assert short.loudness() == -math.inf
+def test_silence_has_no_loudness():
+    for n in (16000, 100):
+        meter = LoudnessMeter(16000, 1)
+        meter.add(np.zeros((1, n)))
+        assert meter.loudness() == -math.inf
+
+
+@pytest.mark.parametrize("seconds", [0.05, 0.2, 0.39])
+def test_a_clip_under_one_gating_block_is_measured_as_one_block(seconds):
+    """BS.1770 leaves a clip under 400 ms unmeasured; snac measures it as one block, so that normalizing
+    it is not silently skipped: a steady tone reads as loud short as long."""
+    tone = 0.1 * np.sin(2 * np.pi * 1000 * np.arange(16000) / 16000)[None]
+    long, short = LoudnessMeter(16000, 1), LoudnessMeter(16000, 1)
+    long.add(tone)
+    short.add(tone[:, : int(seconds * 16000)])
+    assert short.loudness() == pytest.approx(long.loudness(), abs=0.3)
+    gain = measure_gain([tone[:, : int(seconds * 16000)]], 16000, 1, "loudness")
+    assert gain == pytest.approx(measure_gain([tone], 16000, 1, "loudness"), rel=0.05)
 
 
 def test_loudness_gain_reaches_the_target_unless_it_would_clip():

@@ -70,8 +70,16 @@ class LoudnessMeter:
                 self.partial, self.filled = np.zeros_like(self.partial), 0
 
     def loudness(self) -> float:
+        """Integrated loudness in LUFS. BS.1770 measures 400 ms blocks; a clip shorter than one block (which
+        it leaves unmeasured) is measured as one block of its own length, gated alike."""
         if len(self.steps) < self.steps_per_block:
-            return -math.inf
+            samples = len(self.steps) * self.step + self.filled
+            if not samples:
+                return -math.inf
+            energy = (np.sum(self.steps, axis=0) + self.partial) / samples  # (channels,) mean square
+            with np.errstate(divide="ignore"):
+                level = float(-0.691 + 10 * np.log10(energy @ self.weights))
+            return level if level >= ABSOLUTE_GATE else -math.inf
         steps = np.array(self.steps)  # (n_steps, channels)
         window = np.ones(self.steps_per_block)
         # Mean square per 400 ms block and channel, from the sums of its four steps.

@@ -13,6 +13,7 @@ MODES = ("loudness", "peak", "none")
 LOUDNESS_TARGET = -16.0  # LUFS, the level DAC's training pipeline (which SNAC's follows) normalizes to
 PEAK_TARGET = 10 ** (-1 / 20)  # -1 dBFS
 PEAK_CEILING = 0.99  # loudness normalization never pushes a peak above this
+MIN_GAIN = 2.0**-126  # the least a header takes (format/header.py): undoing it keeps audio a float32
 MAX_GAIN = 1000.0  # +60 dB: more only lifts a noise floor, and a gain of 1e40 is no float32 (the file stores one)
 
 
@@ -31,7 +32,7 @@ def measure_gain(blocks: Iterable[np.ndarray], rate: int, channels: int, mode: s
     if peak == 0:
         return 1.0
     if meter is None:
-        return min(PEAK_TARGET / peak, MAX_GAIN)
+        return max(min(PEAK_TARGET / peak, MAX_GAIN), MIN_GAIN)
     loudness = meter.loudness()
     gain = 10 ** ((LOUDNESS_TARGET - loudness) / 20) if math.isfinite(loudness) else 1.0
-    return min(gain, PEAK_CEILING / peak, MAX_GAIN)
+    return max(min(gain, PEAK_CEILING / peak, MAX_GAIN), MIN_GAIN)

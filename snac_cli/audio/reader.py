@@ -19,6 +19,7 @@ from snac_cli.audio.wav import UnsupportedWav, WavStreamReader, is_wav
 from snac_cli.errors import AudioError
 
 BLOCK = 1 << 16  # samples (per channel) per block read or written
+MAX_SAMPLE_RATE = 1 << 20  # the most a .snac header holds (format/header.py), refused before the model loads
 
 
 @dataclass
@@ -54,6 +55,9 @@ class AudioReader:
         self._rewind: Callable[[], BinaryIO] | None = None  # re-reads a seekable input parsed as WAV here
         try:
             self._open(source, spool)
+            if not 0 < self.sample_rate <= MAX_SAMPLE_RATE:
+                raise AudioError(f"{self.name}: a sample rate of {self.sample_rate:,} Hz is past snac's limit of "
+                                 f"{MAX_SAMPLE_RATE:,} Hz")  # fmt: skip
         except BaseException:
             self.close()
             raise

@@ -160,9 +160,11 @@ def check_manifest(path: Path, jobs: list[Job], force: bool) -> None:
 
 def is_manifest(path: Path) -> bool:
     """Whether a file is a manifest that snac wrote: JSON lines, each a record with input, output and status."""
+    from snac_cli.format.export import json_value
+
     try:
         with open(path, "rb") as lines:
-            records = [json.loads(line) for line in lines if line.strip()]
+            records = [json_value(line) for line in lines if line.strip()]
     except (OSError, ValueError):
         return False
     return all(isinstance(r, dict) and {"input", "output", "status"} <= r.keys() for r in records)

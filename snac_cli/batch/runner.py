@@ -118,7 +118,7 @@ def work(task: Task, groups: list[list[Job]], run: RunSettings) -> Iterator[list
 
 def run_pool(groups: list[list[Job]], work: Callable[[list[Job]], list[Record]], jobs: int) -> Iterator[list[Record]]:
     """Run `work` on each group of jobs, in this process or in `jobs` worker processes; yield as they finish.
-    A group that raises, or whose worker dies, is recorded as failed; the others go on."""
+    A group that raises, or whose worker dies, is recorded as failed; the others go on (batch/workers.py)."""
     if jobs <= 1 or len(groups) <= 1:
         for group in groups:
             try:
@@ -126,22 +126,6 @@ def run_pool(groups: list[list[Job]], work: Callable[[list[Job]], list[Record]],
             except Exception as e:  # work records its own failures; this is the net under it
                 yield [failed(job, e) for job in group]
         return
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from snac_cli.batch.workers import run_workers
 
-    context = multiprocessing.get_context("spawn")  # torch does not survive fork with threads running
-    with ProcessPoolExecutor(min(jobs, len(groups)), mp_context=context) as pool:
-        group_of = {pool.submit(work, group): group for group in groups}
-        pending = set(group_of)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    try:
-                        yield future.result()
-                    except Exception as e:  # a worker process died (killed, out of memory): its group failed
-                        yield [failed(job, e) for job in group_of[future]]
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    yield from run_workers(groups, work, min(jobs, len(groups)))

@@ -43,13 +43,33 @@ def main() -> None:
     from snac_cli.engine.allocator import tune_allocator
 
     tune_allocator()  # before any tensor exists
+    hold_closed_descriptors()
     reporting.install_signal_handlers()
     # `--ray` alone means a local Ray; an address must be attached (--ray=ADDRESS), as a value is optional.
     sys.argv[1:] = ["--ray=local" if arg == "--ray" else arg for arg in sys.argv[1:]]
+    # `--debug` is the group's option; after the command (`snac encode ... --debug`) it means the same.
+    args = sys.argv[1:]
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" in args[1:end]:
+        args.remove("--debug")
+        sys.argv[1:] = ["--debug", *args]
     try:
         app(prog_name="snac")
     except SystemExit as done:
         finish(done.code)
+
+
+def hold_closed_descriptors() -> None:
+    """Put /dev/null on a standard descriptor that was closed (`snac ... >&-`), so that no file snac opens
+    takes its number and receives what a library prints; `-` on it is still refused (cli/streams.py)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
 
 
 def finish(code: int | str | None) -> None:
@@ -63,6 +83,8 @@ def finish(code: int | str | None) -> None:
     if "torch" not in sys.modules or "ray" in sys.modules:
         sys.exit(status)
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # closed when snac started (`>&-`)
+            continue
         try:
             stream.flush()
         except OSError:  # a reader that went away: its own signal or error was already reported

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,7 +13,16 @@ from snac_cli.cli import options as o
 from snac_cli.cli.app import app
 from snac_cli.cli.display import progress_bar
 from snac_cli.cli.reporting import say
-from snac_cli.cli.streams import audio_input, binary_input, binary_output, check_audio_format, check_output, named
+from snac_cli.cli.streams import (
+    audio_input,
+    binary_input,
+    binary_output,
+    binary_stdin,
+    check_audio_format,
+    check_output,
+    named,
+    shown,
+)
 from snac_cli.errors import InputError, SnacError, UsageError
 from snac_cli.settings import (
     DEFAULT_MODEL,
@@ -51,7 +59,7 @@ def encode(
     manifest: o.Manifest = None,
     ray: Annotated[str | None, typer.Option(help=RAY, metavar="[=ADDRESS]")] = None,
     batch_seconds: Annotated[
-        float | None, typer.Option(help=BATCH, min=0, max=o.MAX_SECONDS, metavar="SECONDS")
+        float | None, typer.Option(help=BATCH, parser=o.seconds(0, o.MAX_SECONDS), metavar="SECONDS")
     ] = None,
     model: o.Model = DEFAULT_MODEL,
     device: o.Device = ModelSettings.device,
@@ -61,7 +69,7 @@ def encode(
     meta: Annotated[
         list[str], typer.Option(metavar="KEY=VALUE", help="KEY=VALUE stored in the file; repeatable.")
     ] = [],  # noqa: B006
-    window_seconds: o.Window = None,
+    window_seconds: o.EncodeWindow = None,
     force: o.Force = False,
     quiet: o.Quiet = False,
 ) -> None:
@@ -69,6 +77,9 @@ def encode(
     settings = EncodeSettings(channels, normalize, o.parse_metadata(meta), window_seconds)
     models = ModelSettings(model, device, precision)
     many, folder, target = batch_arguments(input, output, files_from)
+    o.refuse_unused(
+        not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1, batch_seconds=batch_seconds
+    )
     if many:
         from snac_cli.batch.tasks import EncodeTask
 
@@ -81,7 +92,7 @@ def encode(
     from snac_cli.codec.encoding import encode_file
 
     check_output(target, force, input)
-    name = "stdin" if input == "-" else input
+    name = shown(input)
     encode_file(
         audio_input(input), binary_output(target), settings, model=models, name=name, progress=progress_bar(quiet)
     )
@@ -124,7 +135,7 @@ def decode(
         str | None,
         typer.Option("--model", "-m", metavar="MODEL", help="Use this model instead of the one the file names."),
     ] = None,
-    window_seconds: o.Window = None,
+    window_seconds: o.DecodeWindow = None,
     force: o.Force = False,
     quiet: o.Quiet = False,
 ) -> None:
@@ -140,12 +151,17 @@ def decode(
     subtype_name = subtype.value if subtype else None
     audio_format = check_audio_format(audio_format, input, output, files_from)
     raw = audio_format == "raw"
+    token_options = TokenSettings(offsets, base, template, on_invalid)
+    unused = {name: getattr(token_options, name) != getattr(TokenSettings, name) for name in ("offsets", "base",
+              "template", "on_invalid")}  # fmt: skip
+    o.refuse_unused(not tokens, "--tokens", **unused)
+    many = files_from is not None or Path(input).is_dir()
+    o.refuse_unused(tokens or not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1)
     if tokens or raw:
         check_stream_options(input, output, files_from, raw=raw)
     if tokens:
         assert output is not None
-        decode_token_input(input, output, settings, TokenSettings(offsets, base, template, on_invalid), models,
-                           raw=raw, force=force, quiet=quiet)  # fmt: skip
+        decode_token_input(input, output, settings, token_options, models, raw=raw, force=force, quiet=quiet)
         return
     many, folder, target = batch_arguments(input, output, files_from)
     if many:
@@ -209,9 +225,11 @@ def decode_token_input(
         except SnacError:
             raise
         except ValueError as e:  # the tokens' own: out of range, not text, a partial frame
-            raise InputError(f"{'stdin' if input == '-' else input}: {e}") from None
+            raise InputError(f"{shown(input)}: {e}") from None
     if report.dropped:
-        say(f"warning: dropped {report.dropped} frames with invalid tokens ({report.frames} decoded)")
+        from snac_cli.format.tokens import counted
+
+        say(f"warning: dropped {counted(report.dropped, 'frame')} with invalid tokens ({report.frames:,} decoded)")
 
 
 @app.command(cls=o.PlainCommand)
@@ -298,13 +316,15 @@ def run_folder(task: Task, *, input: str | None, output: str, files_from: str | 
     from snac_cli.batch.runner import run_batch
 
     records = run_batch(
-        task, input=input, output=output, files_from=files_from, stdin=sys.stdin.buffer, run=run,
+        task, input=input, output=output, files_from=files_from,
+        stdin=binary_stdin() if files_from == "-" else (), run=run,
         progress=progress_bar(run.quiet), on_summary=None if run.quiet else say,
     )  # fmt: skip
     for record in [r for r in records if r.status == "ignored"][:10]:
         say(f"warning: ignored {record.input}: {record.error}")
     failures = [r for r in records if r.status == "failed"]
     for record in failures[:10]:
-        say(f"failed: {record.error}")
+        named = any(name in str(record.error) for name in (record.input, record.output))
+        say(f"failed: {record.error}" if named else f"failed: {record.input}: {record.error}")
     if failures:
         raise InputError(f"{len(failures)} of {len(records)} files failed (see the manifest)")

@@ -12,7 +12,7 @@ from snac_cli.progress import Advance, Progress, silent
 
 def progress_bar(quiet: bool) -> Progress:
     """A rich bar on stderr, or nothing when asked to be quiet or stderr is not a terminal."""
-    return silent if quiet or not sys.stderr.isatty() else rich_bar
+    return silent if quiet or sys.stderr is None or not sys.stderr.isatty() else rich_bar
 
 
 @contextlib.contextmanager

@@ -33,12 +33,17 @@ def cut(
     input: Annotated[str, typer.Argument(metavar="INPUT", help=".snac file, or - for stdin.")],
     output: o.OutputFile,
     start: Annotated[
-        float, typer.Option(min=0, max=o.MAX_TIME, metavar="SECONDS", help="Start (moved back to a frame boundary).")
+        float,
+        typer.Option(
+            parser=o.seconds(0, o.MAX_TIME), metavar="SECONDS", help="Start (moved back to a frame boundary)."
+        ),
     ] = 0.0,
     end: Annotated[
         float | None,
         typer.Option(
-            min=0, max=o.MAX_TIME, metavar="SECONDS", help="End (moved on to a frame boundary) [default: the end]."
+            parser=o.seconds(0, o.MAX_TIME),
+            metavar="SECONDS",
+            help="End (moved on to a frame boundary) [default: the end].",
         ),
     ] = None,
     force: o.Force = False,

@@ -3,11 +3,13 @@ cannot express, and the help layout. The values' types and defaults are the libr
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import typer
 import typer.core
 
+from snac_cli.errors import UsageError
 from snac_cli.settings import Channels, Normalize, Offsets, Precision
 
 MAX_SECONDS = 3600.0  # audio per inference window or batch: an hour is far past any use, and keeps sizes finite
@@ -31,6 +33,30 @@ class PlainCommand(typer.core.TyperCommand):
             if rows[kind]:
                 with formatter.section(title):
                     formatter.write_dl(rows[kind])
+
+
+def seconds(low: float, high: float) -> Any:
+    """A parser of seconds in `low`..`high`: NaN and infinity are refused as no number, not as out of range."""
+
+    def parse(value: str | float) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a number of seconds") from None
+        if not math.isfinite(number):
+            raise typer.BadParameter(f"{value} is not a number of seconds: give a finite one, {low:g} to {high:g}")
+        if not low <= number <= high:
+            raise typer.BadParameter(f"{value} is out of range: {low:g} to {high:g} seconds")
+        return number
+
+    return parse
+
+
+def refuse_unused(refused: bool, what: str, **given: object) -> None:
+    """Options given where they do not apply are refused, not ignored: `--manifest` for one file, say."""
+    flags = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None and value is not False]
+    if refused and flags:
+        raise UsageError(f"{', '.join(flags)}: only for {what}")
 
 
 def valid_template(template: str) -> str:
@@ -116,7 +142,7 @@ Template = Annotated[
     typer.Option(
         callback=valid_template,
         metavar="TEMPLATE",
-        help="Text form of a token, one {} for its number (--format tokens).",
+        help="Text form of a token, one {} for its number.",
     ),
 ]
 FilesFrom = Annotated[
@@ -132,16 +158,20 @@ Manifest = Annotated[
     str | None,
     typer.Option(metavar="PATH", help="JSONL record of a folder or list run [default: OUTPUT/manifest.jsonl]."),
 ]
-Window = Annotated[
+
+
+def window(help: str) -> Any:
+    """--chunk-seconds, with each command's own help (their defaults differ)."""
+    return typer.Option("--chunk-seconds", help=help, parser=seconds(0.1, MAX_SECONDS), metavar="SECONDS")
+
+
+EncodeWindow = Annotated[
     float | None,
-    typer.Option(
-        "--chunk-seconds",
-        help="Seconds of audio per inference window, memory vs. speed "
-        "[default: 5 encode at 24 kHz, 4.6 at 32, 3.4 at 44.1; 3 decode, 0.5 with attention; decoding: memory only].",
-        min=0.1,
-        max=MAX_SECONDS,
-        metavar="SECONDS",
-    ),
+    window("Seconds of audio per inference window, memory vs. speed [default: 5 at 24 kHz, 4.6 at 32, 3.4 at 44.1]."),
+]
+DecodeWindow = Annotated[
+    float | None,
+    window("Seconds of audio per forward pass: memory and speed, never the output [default: 3, 0.5 with attention]."),
 ]
 OutputFile = Annotated[
     str, typer.Option("--output", "-o", metavar="PATH", help=".snac file to write, or - for stdout.")

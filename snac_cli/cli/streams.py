@@ -4,10 +4,12 @@ name the file they are about."""
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from snac_cli.errors import ContainerError, InputError, OutputError, UsageError
 
@@ -24,7 +26,7 @@ def check_output(path: str, force: bool, *inputs: str) -> None:
         raise OutputError(f"{path}: is a directory")
     if any(i != "-" and Path(i).exists() and target.exists() and target.samefile(i) for i in inputs):
         raise OutputError(f"{path}: output would overwrite the input")
-    if target.exists() and not force:
+    if os.path.lexists(target) and not force:  # a symlink is an output that exists, even one to nowhere
         raise OutputError(f"{path}: exists (use --force to overwrite)")
     if not target.parent.is_dir():
         raise OutputError(f"{path}: no such directory {target.parent}")
@@ -33,7 +35,7 @@ def check_output(path: str, force: bool, *inputs: str) -> None:
 def binary_input(path: str) -> contextlib.AbstractContextManager[BinaryIO]:
     """An input file (or stdin) opened for reading; every way it cannot be is an input error."""
     if path == "-":
-        return contextlib.nullcontext(sys.stdin.buffer)
+        return contextlib.nullcontext(binary_stdin())
     if not Path(path).exists():
         raise InputError(f"{path}: no such file")
     if Path(path).is_dir():
@@ -46,14 +48,45 @@ def binary_input(path: str) -> contextlib.AbstractContextManager[BinaryIO]:
 
 def audio_input(path: str) -> str | BinaryIO:
     """An audio input as the reader takes it: the path (libsndfile opens it by name), or stdin for `-`."""
-    return sys.stdin.buffer if path == "-" else path
+    return binary_stdin() if path == "-" else path
+
+
+def closed(stream: IO[str] | None) -> bool:
+    """Whether a standard stream is missing or its descriptor closed (`snac ... >&-`: Python then makes it
+    None). A stream with no descriptor at all (a test's capture) is open."""
+    if stream is None:
+        return True
+    try:
+        os.fstat(stream.fileno())
+    except io.UnsupportedOperation:
+        return False
+    except (OSError, ValueError):
+        return True
+    return False
+
+
+def binary_stdin() -> BinaryIO:
+    """stdin for reading (`-`), refused when it is closed or a terminal."""
+    if closed(sys.stdin):
+        raise InputError("stdin: is closed; give an input file, or feed stdin")
+    if sys.stdin.isatty():  # as gzip refuses it: snac would wait, silent, for data nobody types
+        raise UsageError("refusing to read data from a terminal; pipe or redirect it, or name an input file")
+    return sys.stdin.buffer
+
+
+def stdout() -> BinaryIO:
+    """stdout for writing (`-`), refused when it is closed."""
+    if closed(sys.stdout):
+        raise OutputError("stdout: is closed; name an output file, or redirect stdout")
+    return sys.stdout.buffer
 
 
 def binary_stdout() -> BinaryIO:
     """stdout for binary data, refused on a terminal (as gzip does): the bytes would only garble it."""
+    out = stdout()
     if sys.stdout.isatty():
         raise UsageError("refusing to write binary data to a terminal; redirect it, or name an output file")
-    return sys.stdout.buffer
+    return out
 
 
 def binary_output(path: str) -> str | BinaryIO:
@@ -67,7 +100,12 @@ def named(name: str) -> Iterator[None]:
     try:
         yield
     except ContainerError as e:
-        raise ContainerError(f"{'stdin' if name == '-' else name}: {e}") from None
+        raise ContainerError(f"{shown(name)}: {e}") from None
+
+
+def shown(path: str) -> str:
+    """A file as errors name it: `-` is stdin."""
+    return "stdin" if path == "-" else path
 
 
 def read_snac_input(name: str) -> SnacFile:

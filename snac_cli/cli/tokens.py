@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,15 @@ import typer
 
 from snac_cli.cli import options as o
 from snac_cli.cli.app import app
-from snac_cli.cli.streams import binary_input, binary_output, binary_stdout, check_output, read_snac_input
+from snac_cli.cli.streams import (
+    binary_input,
+    binary_output,
+    binary_stdout,
+    check_output,
+    read_snac_input,
+    shown,
+    stdout,
+)
 from snac_cli.errors import InputError, OutputError, UsageError
 from snac_cli.settings import ExportFormat, Offsets
 
@@ -39,12 +46,15 @@ def export_codes(
     from snac_cli.files import atomic_output
     from snac_cli.format.export import export_bytes, export_target
 
+    o.refuse_unused(format != ExportFormat.tokens, "--format tokens", template=template != "<snac_{}>")
+    o.refuse_unused(format == ExportFormat.npz, "flat tokens (npz holds each scale's codes as they are)",
+                  offsets=offsets != Offsets.none, base=base != 0)  # fmt: skip
     to_stdout = output == "-" or (output is None and files == ["-"])  # `cat x.snac | snac export -`
     binary = format in (ExportFormat.npy, ExportFormat.npz)
     if to_stdout and binary and len(files) > 1:
         raise UsageError("only jsonl and tokens can put several files on stdout")
-    if to_stdout and binary:
-        binary_stdout()
+    if to_stdout:
+        binary_stdout() if binary else stdout()
     if "-" in files and not to_stdout:
         raise UsageError("stdin has no name to export beside: add -o - (stdout) or -o FOLDER")
     if output not in (None, "-") and not Path(output).is_dir():
@@ -60,13 +70,14 @@ def export_codes(
         try:
             data = export_bytes(snac, name, fmt=format.value, offsets=offsets.value, base=base, template=template)
         except ValueError as e:
-            raise InputError(f"{name}: {e}") from None
+            raise InputError(f"{shown(name)}: {e}") from None
         if to_stdout:
-            sys.stdout.buffer.write(data)
+            stdout().write(data)
             continue
         with atomic_output(job.target) as out:
             out.write(data)
-    sys.stdout.flush()
+    if to_stdout:
+        stdout().flush()
 
 
 @app.command("import", cls=o.PlainCommand)
@@ -96,5 +107,5 @@ def import_codes(
         header, per_frame = header_for(model, channels=tokens.shape[0])
         snac = import_tokens(tokens, header, per_frame, offsets=offsets.value, base=base)
     except (ValueError, KeyError) as e:
-        raise InputError(f"{input}: {e}") from None
+        raise InputError(f"{shown(input)}: {e}") from None
     write_snac(target, snac)

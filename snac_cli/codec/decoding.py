@@ -48,20 +48,22 @@ def decode(
     settings: DecodeSettings = DecodeSettings(),
     *,
     original_length: int | None = None,
+    frames: int | None = None,
     advance: Advance | None = None,
     batcher: PushBatcher | None = None,
 ) -> Decoded:
     """Decode a `.snac` stream to the original rate (or the settings'), channels and length.
 
-    `original_length`, when the caller already knows it (a seekable file read once before), lets the
-    length be known up front; otherwise it comes with the end of the stream. A `batcher` lets its forward
+    `original_length` and `frames`, when the caller already knows them (a seekable file read once before),
+    let the length be known up front (and a `--lookahead` decode end exactly); otherwise they come with the
+    end of the stream. A `batcher` lets its forward
     passes be shared with other threads' decodes (`snac serve`: the same audio).
     """
     h = reader.header
     facts = check_model(model, h)
     rate = output_rate(settings.sample_rate, h)
     audio = decode_stream(model, reader.chunks(), seed=settings.seed, window_seconds=settings.window_seconds,
-                          lookahead=settings.lookahead, advance=advance, batcher=batcher)  # fmt: skip
+                          lookahead=settings.lookahead, advance=advance, batcher=batcher, frames=frames)  # fmt: skip
     if h.gain != 1.0:
         audio = (block / np.float32(h.gain) for block in audio)
     audio = resample_stream(audio, model.sampling_rate, rate, h.channels)
@@ -112,7 +114,7 @@ def decode_file(
     seconds = length / h.original_sample_rate if length is not None else None
     with progress("decoding", seconds, "s") as advance:
         decoded = decode(
-            snac_model, reader, settings, original_length=length,
+            snac_model, reader, settings, original_length=length, frames=frames if length is not None else None,
             advance=lambda samples: advance(samples / snac_model.sampling_rate), batcher=batcher,
         )  # fmt: skip
         write_stream(

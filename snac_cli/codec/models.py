@@ -25,6 +25,8 @@ def model_errors() -> Iterator[None]:
         yield
     except CheckpointError as e:
         raise ModelError(str(e)) from None
+    except RecursionError:  # JSON (config.json) or a pickle nested past the parser's depth: no checkpoint
+        raise ModelError("bad checkpoint: nested too deeply to read (a forged config.json or weights file)") from None
 
 
 @functools.lru_cache(maxsize=4)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import codecs
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +20,7 @@ from snac_cli.engine.push_batcher import PushBatcher
 from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.format.export import read_tokens
 from snac_cli.format.token_stream import TextTokens, TokenFrames
+from snac_cli.format.tokens import counted
 from snac_cli.model import SNAC
 from snac_cli.progress import Progress, silent
 from snac_cli.settings import DEFAULT_MODEL, DecodeSettings, ModelSettings, TokenSettings
@@ -58,7 +59,8 @@ def decode_tokens(
         check_output_format(str(target) if not streaming else "-", subtype, out_rate)
     frames = token_parser(snac_model, tokens)
     pieces, channels, parsers = token_frames(source, frames, tokens, streamed=streaming)
-    decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels, lookahead=settings.lookahead)
+    whole = sum(piece[0].shape[-1] for piece in pieces) if isinstance(pieces, list) else None  # frames, if read whole
+    decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels, lookahead=settings.lookahead, frames=whole)
     decoded = 0
 
     def audio() -> Iterator[np.ndarray]:
@@ -71,17 +73,19 @@ def decode_tokens(
         decoded += block.shape[1]
         if not any(p.count for p in parsers):  # before the output is complete: a file is not left behind
             raise ValueError("no tokens")
+        if not decoded and (dropped := sum(p.dropped for p in parsers)):
+            raise ValueError(f"no valid frame: {counted(dropped, 'frame')} read, each with an invalid token")
         yield block
 
     blocks = resample_stream(audio(), rate, out_rate, channels)
     with progress("decoding", None, "s") as advance:
 
-        def counted(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        def advancing(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
             for block in blocks:
                 advance(block.shape[1] / out_rate)
                 yield block
 
-        write_stream(target, counted(blocks), out_rate, channels, subtype=subtype, raw=raw)
+        write_stream(target, advancing(blocks), out_rate, channels, subtype=subtype, raw=raw)
     count, dropped = sum(p.count for p in parsers), sum(p.dropped for p in parsers)
     return TokenReport(count, decoded // decoder.frame_samples, dropped, decoded / rate)
 
@@ -94,8 +98,9 @@ def token_parser(model: SNAC, tokens: TokenSettings) -> TokenFrames:
 
 def token_frames(
     source: str | os.PathLike[str] | BinaryIO, parser: TokenFrames, tokens: TokenSettings, *, streamed: bool
-) -> tuple[Iterator[list[np.ndarray]], int, list[TokenFrames]]:
-    """(pieces of codes per scale (channels, n_i) as their frames complete, channels, the parsers used).
+) -> tuple[Iterable[list[np.ndarray]], int, list[TokenFrames]]:
+    """(pieces of codes per scale (channels, n_i) as their frames complete (a list: the input read whole),
+    channels, the parsers used).
 
     Text arriving on a pipe for audio `streamed` as it is decoded is read as it comes, one channel; every
     other input is read whole, text one channel per line, as `snac import` reads it."""
@@ -119,9 +124,9 @@ def token_frames(
     if len({len(frames) for frames in per_channel}) > 1:
         raise ValueError("the channels hold different numbers of valid frames")
     if not per_channel[0]:
-        return iter([]), len(rows), parsers
+        return [], len(rows), parsers
     codes = [np.stack(scale) for scale in zip(*(parser.joined(frames) for frames in per_channel), strict=True)]
-    return iter([codes]), len(rows), parsers
+    return [codes], len(rows), parsers  # a list: read whole
 
 
 def arriving(source: str | os.PathLike[str] | BinaryIO) -> bool:
@@ -137,13 +142,19 @@ def text_frames(source: str | os.PathLike[str] | BinaryIO, frames: TokenFrames, 
     """Frames from token text read as it arrives (one channel), each handed on the moment it is complete; a
     second line of tokens (a second channel) is an error, since the first's audio has gone out alone."""
     text = TextTokens(tokens.template, lenient=tokens.drop_frame)
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()  # a byte order mark at the start is skipped
     stream = open(source, "rb") if isinstance(source, (str, os.PathLike)) else source  # noqa: SIM115
+    read = 0  # bytes, for where text is not UTF-8
     try:
         while True:
             data = stream.read1(READ) if hasattr(stream, "read1") else stream.read(READ)
             final = not data
-            numbers = text.feed(decoder.decode(data, final=final), final=final)
+            pending = len(decoder.getstate()[0])  # bytes of a character the last read cut
+            try:
+                numbers = text.feed(decoder.decode(data, final=final), final=final)
+            except UnicodeDecodeError as e:  # said as read_tokens says it (format/export.text_of)
+                raise ValueError(f"not UTF-8 text (byte {read - pending + e.start:,} is not UTF-8)") from None
+            read += len(data)
             if text.lines > 1:
                 raise ValueError("a second line of tokens (a second channel) on a pipe whose audio is written as "
                                  "it comes: give the text as a file, or write the audio to a file")  # fmt: skip

@@ -45,6 +45,8 @@ class StreamDecoder:
     included (`exact_lookahead_frames`), so that every sample is final. A smaller `lookahead` returns audio
     sooner, each push decoding the samples not yet final as if the last frame pushed repeated (as a stream's
     end is padded); they are approximate, and the decoder's own state stays exact, so errors never build up.
+    When the stream's length is known before its end (`frames`: a file's), the push that reaches it guesses
+    nothing, so that `finish` decodes the end exactly.
     `batch` streams step together; each push then carries codes (batch, n_i) per scale. With a `batcher`,
     pushes from other threads' streams may share a forward pass with this one's (engine/push_batcher.py)."""
 
@@ -57,8 +59,10 @@ class StreamDecoder:
         max_frames: int | None = None,
         lookahead: int | None = None,
         batcher: PushBatcher | None = None,
+        frames: int | None = None,
     ):
         self.model, self.seed, self.batch, self.batcher = model, seed, batch, batcher
+        self.frames = frames  # the stream's length in frames, when known before its end
         self.strides = list(model.vq_strides)
         self.frame_steps = math.lcm(*self.strides)  # latent steps per frame
         self.frame_samples = self.frame_steps * model.hop_length
@@ -143,7 +147,8 @@ class StreamDecoder:
         """The samples up to `lookahead_frames` before the last frame pushed, beyond those final: decoded on a
         copy of the state, as if the last frame repeated until they were final."""
         target = (self.steps // self.frame_steps - self.lookahead_frames) * self.frame_samples
-        if target <= self.given or self.last is None:
+        ended = self.frames is not None and self.steps >= self.frames * self.frame_steps  # finish decodes it exactly
+        if target <= self.given or self.last is None or ended:
             return np.zeros((self.batch, 0), dtype=np.float32)
         twin = self.root.copy()
         frames = self.exact_lookahead_frames - self.lookahead_frames

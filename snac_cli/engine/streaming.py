@@ -108,6 +108,7 @@ def decode_stream(
     lookahead: int | None = None,
     advance: Advance | None = None,
     batcher: PushBatcher | None = None,
+    frames: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode codes arriving in pieces of whole frames, per scale (channels, n_i), as container chunks bring
     them: yields audio blocks (channels, n) as they become final. However the codes are split, the audio is
@@ -115,14 +116,15 @@ def decode_stream(
     drawn from `seed`. It covers every frame; trimming to the original length is the caller's.
 
     `window_seconds` bounds the audio decoded per forward pass (memory); it does not change the result.
-    A `lookahead` under the model's own yields audio sooner, approximate where fewer frames follow it.
-    A `batcher` lets its forward passes be shared with other threads' streams (the same audio)."""
+    A `lookahead` under the model's own yields audio sooner, approximate where fewer frames follow it, but
+    at the end when the stream's length in `frames` is known before it (a file's). A `batcher` lets its
+    forward passes be shared with other threads' streams (the same audio)."""
     decoder: StreamDecoder | None = None
-    frames = None if window_seconds is None else max(1, round(window_seconds * model.sampling_rate / frame(model)))
+    window = None if window_seconds is None else max(1, round(window_seconds * model.sampling_rate / frame(model)))
     for chunk in chunks:
         if decoder is None:
-            decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=frames, lookahead=lookahead,
-                                    batcher=batcher)  # fmt: skip
+            decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=window, lookahead=lookahead,
+                                    batcher=batcher, frames=frames)  # fmt: skip
         audio = decoder.push([c.astype(np.int64, copy=False) for c in chunk])
         if audio.shape[1]:
             if advance:

@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 
 from snac_cli.format.container import SnacFile, SnacHeader
+from snac_cli.format.header import MAX_CHANNELS
 from snac_cli.format.token_stream import text_rows
 from snac_cli.format.tokens import INT64_MAX, format_text, from_tokens, to_tokens
 
 FORMATS = ("npy", "npz", "jsonl", "tokens")
 EXTENSIONS = {"npy": ".npy", "npz": ".npz", "jsonl": ".jsonl", "tokens": ".txt"}
+ZIP = b"PK\x03\x04"  # how a .npz starts
 INVALID = INT64_MAX  # out of range at every position of a frame: token_offsets keeps the base below it
 
 
@@ -51,10 +53,18 @@ def read_tokens(data: bytes, suffix: str, template: str, *, lenient: bool = Fals
     """Token sequences (channels, n) from .npy, .jsonl (first record) or text (one channel per line).
     Anything else than integer tokens of a 64-bit range, in rows of one length, is a ValueError; with
     `lenient`, text that is no token reads as INVALID, a token out of range for every position."""
+    if suffix == ".npz" or data.startswith(ZIP):
+        raise ValueError("a .npz holds codes per scale (export --format npz); tokens come as .npy, .jsonl or text")
     if suffix == ".npy":
         try:
             tokens = np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
+        except ValueError as e:
+            if "allow_pickle" in str(e):  # numpy's advice to unpickle: never, for a file from outside
+                raise ValueError(
+                    "a .npy of Python objects (pickled), which snac never loads: tokens are integers"
+                ) from None
+            raise ValueError(f"not a readable .npy file ({e})") from None
+        except (OSError, EOFError) as e:
             raise ValueError(f"not a readable .npy file ({e})") from None
         if not np.issubdtype(tokens.dtype, np.integer) or (tokens.size and tokens.max() > INT64_MAX):
             raise ValueError(f"expected integer tokens, not {tokens.dtype} values")
@@ -68,14 +78,17 @@ def read_tokens(data: bytes, suffix: str, template: str, *, lenient: bool = Fals
         raise ValueError("no tokens")
     if tokens.ndim != 2:
         raise ValueError("expected tokens, one sequence per channel")
+    if tokens.shape[0] > MAX_CHANNELS:
+        raise ValueError(f"{tokens.shape[0]:,} channels of tokens (lines or rows), past the limit of {MAX_CHANNELS}")
     return tokens.astype(np.int64)
 
 
 def text_of(data: bytes) -> str:
+    """UTF-8 text, a byte order mark at its start skipped (as editors on Windows write one)."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8 text") from None
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not UTF-8 text (byte {e.start:,} is not UTF-8)") from None
 
 
 def first_record(text: str) -> dict[str, Any]:
@@ -84,12 +97,21 @@ def first_record(text: str) -> dict[str, Any]:
     if line is None:
         raise ValueError("no record in the file")
     try:
-        record = json.loads(line)
+        record = json_value(line)
     except ValueError as e:
         raise ValueError(f"the first record is not JSON ({e})") from None
     if not isinstance(record, dict) or "tokens" not in record:
         raise ValueError("the first record is not an object with 'tokens'")
     return record
+
+
+def json_value(text: str | bytes) -> Any:
+    """One JSON value, as every JSON input snac reads is parsed: anything that is not JSON, nesting too deep
+    for the parser (100,000 `[`) included, is a ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def integer_rows(value: object) -> np.ndarray:

@@ -20,6 +20,7 @@ VERSION = 1
 # Bounds on what a header may claim; anything beyond is rejected before it is used.
 MAX_CHUNK_FRAMES = 1 << 16
 MAX_CHANNELS = 64  # coded channels
+MIN_GAIN = 2.0**-126  # the least normal float32: decoded audio (within +-1) divided by it stays a float32
 MAX_ORIGINAL_CHANNELS = 1024  # the input's (libsndfile's limit), mixed down to one coded channel
 MAX_SCALES = 16
 MAX_STRIDE = 1 << 10
@@ -153,6 +154,8 @@ def check_header(h: SnacHeader) -> None:
         problems.append(f"strides {s} out of range (1..{MAX_STRIDE}, and so their lcm)")
     if not math.isfinite(h.gain) or h.gain <= 0:
         problems.append(f"gain {h.gain} is not a positive number")
+    elif h.gain < MIN_GAIN:
+        problems.append(f"gain {h.gain:.3g} is under {MIN_GAIN:.3g} (undone, it would take audio past float32)")
     try:
         check_metadata(h.metadata)
     except ValueError as e:

@@ -15,6 +15,11 @@ OFFSETS = ("none", "scale", "position")
 INT64_MAX = 2**63 - 1
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 token`, `2 tokens`: a count and its noun, singular for one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def frame_order(strides: tuple[int, ...]) -> list[tuple[int, int]]:
     """(scale, index within the frame) of each token of one frame, in depth-first pre-order."""
     steps = math.lcm(*strides)
@@ -70,7 +75,7 @@ def from_tokens(
     order = frame_order(strides)
     tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
     if tokens.size % len(order):
-        raise ValueError(f"{tokens.size} tokens is not a whole number of frames of {len(order)}")
+        raise ValueError(f"{counted(tokens.size, 'token')}: not a whole number of frames of {len(order)}")
     frames = tokens.reshape(-1, len(order)) - token_offsets(strides, codebook_size, offsets, base)
     bad = (frames < 0) | (frames >= codebook_size)
     if bad.any():
@@ -88,12 +93,16 @@ def from_tokens(
 
 def check_template(template: str) -> str:
     """A token's text form must read back unambiguously: exactly one `{}` (no other braces), text before it,
-    no whitespace (which the reader skips) and no digit right after it. Raises ValueError otherwise."""
+    no whitespace (which the reader skips), no digit right after it, and no digit starting it when nothing
+    follows `{}`: what `snac export` writes, `snac import` reads. Raises ValueError otherwise."""
     prefix, _, suffix = template.partition("{}")
     if template.count("{") != 1 or template.count("}") != 1 or "{}" not in template:
         raise ValueError(f"template {template!r} must hold exactly one {{}} and no other braces")
     if not prefix or any(c.isspace() for c in template) or suffix[:1].isdigit():
         raise ValueError(f"template {template!r} needs text before {{}}, no spaces, and no digit right after {{}}")
+    if not suffix and prefix[:1].isdigit():  # `1{}`: 12 then 13 reads as 1213, one token
+        raise ValueError(f"template {template!r}: with nothing after {{}}, the text before it must not start with "
+                         "a digit (the next token's would run into this one's number)")  # fmt: skip
     return template
 
 
