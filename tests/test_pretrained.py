@@ -113,8 +113,9 @@ def test_a_corrupt_weights_file_is_a_clear_error(tmp_path, checkpoint, damage):
     folder = copy_of(checkpoint, tmp_path)
     weights = folder / "pytorch_model.bin"
     weights.write_bytes(damage(weights.read_bytes()))
-    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match="cannot read checkpoint") as refused:
         SNAC.from_pretrained(folder)
+    assert len(str(refused.value)) < 200 and "\n" not in str(refused.value)  # a line, not torch's paragraphs
 
 
 class Exploit:
@@ -125,9 +126,17 @@ class Exploit:
 def test_a_checkpoint_never_runs_code(tmp_path, checkpoint, capsys):
     folder = copy_of(checkpoint, tmp_path)
     torch.save({"x": Exploit()}, folder / "pytorch_model.bin")
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="holds Python objects, not only tensors") as refused:
         SNAC.from_pretrained(folder)
     assert "code ran" not in capsys.readouterr().out
+    assert "weights_only" not in str(refused.value)  # never torch's advice to load it with code execution
+
+
+def test_a_config_that_is_not_utf8_is_said_so(tmp_path, checkpoint):
+    folder = copy_of(checkpoint, tmp_path)
+    (folder / "config.json").write_bytes(b"\xff\xfe{}")
+    with pytest.raises(CheckpointError, match="not UTF-8 text"):
+        SNAC.from_pretrained(folder)
 
 
 def rewrite_state_dict(folder, change):
