@@ -221,40 +221,44 @@ def alone(t: Target) -> dict[str, Callable[[], None]]:
             while isinstance(ws.recv(timeout=120), bytes):
                 pass
 
+    tokens = json.dumps({"tokens": (t.tokens * (7_000_000 // len(t.tokens) + 1))[: 7_000_000 // 7 * 7]}).encode()
     return {
         "encode": lambda: post(t.port, "/v1/encode?normalize=none", t.long_wav) and None,
         "decode": lambda: post(t.port, "/v1/decode?format=flac", t.long_snac) and None,
+        "JSON tokens": lambda: (
+            post(t.port, "/v1/decode?format=flac", tokens, **{"Content-Type": "application/json"}) and None
+        ),
         "stream": stream,
     }
 
 
-def working_set(t: Target, pid: int) -> tuple[float, float]:
-    """(idle RSS, the most one request of any kind alone raised it), in MB, once each kind has run (the
-    first of each builds what the process keeps: the decoder's prepared weights, say); prints each kind's."""
-    for request in alone(t).values():
-        with contextlib.suppress(Exception):
-            request()
-    idle, peak = rss_mb(pid), 0.0
+def working_set(t: Target, pid: int) -> tuple[float, float, float]:
+    """(idle RSS, the RSS once one request of every kind has run, one at a time, and one request's working
+    set: the most any one of them added), in MB; prints each kind's. The first use of each kind includes
+    what the process keeps (the decoder's prepared weights, the heap that the allocator keeps once grown)."""
+    idle = peak = rss_mb(pid)
+    most = 0.0
     for kind, request in alone(t).items():
         before, single = rss_mb(pid), threading.Thread(target=request)
         single.start()
         while single.is_alive():
             peak = max(peak, rss_mb(pid))
             time.sleep(0.02)
-        print(f"{kind} alone: {before:.0f} -> peak {peak:.0f} MB")
-    return idle, peak - idle
+        most = max(most, peak - before)
+        print(f"{kind} alone: {before:.0f} -> peak {peak:.0f} MB (+{peak - before:.0f})")
+    return idle, peak, most
 
 
 def abuse(target: Target, pid: int, seconds: float, workers: int, log: Path) -> None:
     """Each attack in turn; prints the table and the bound."""
     quiet = measure(target, pid, None, seconds)
-    idle, one = working_set(target, pid)
-    lanes = workers + 1  # the workers, and the streams' lane beside them
+    idle, served, one = working_set(target, pid)
+    lanes = workers + 1  # the workers, and the streams' lane beside them: model work at once
     bound = idle + lanes * one * 1.1
     print(
-        f"one request's working set (the most one encode, decode or stream alone added): {one:.0f} MB over "
-        f"{idle:.0f} MB idle; bound: {idle:.0f} + ({workers} workers + 1 stream lane) x {one:.0f} x 1.1 = "
-        f"{bound:.0f} MB\n"
+        f"\nidle {idle:.0f} MB; {served:.0f} MB once one request of every kind has run; one request's working set "
+        f"(the most one added): {one:.0f} MB; bound: {idle:.0f} + ({workers} workers + 1 stream lane) x {one:.0f} "
+        f"x 1.1 = {bound:.0f} MB\n"
     )
     print("| attack | RSS MB before / peak / after | within bound | good client ms alone -> beside | ratio | errors |")
     print("|---|---|---|---|---|---|")
