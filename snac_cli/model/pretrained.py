@@ -62,7 +62,9 @@ def find_checkpoint(name_or_path: str | os.PathLike[str], **hub_kwargs: Any) -> 
 def hub_reachable(seconds: float = 3.0) -> bool:
     """Whether the Hub's host answers at all: where it does not, the cache is used at once (huggingface_hub
     would retry 5 times over 25 s, a warning line each, before saying it is offline)."""
-    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    from huggingface_hub import constants
+
+    endpoint = urlsplit(constants.ENDPOINT)
     try:
         socket.create_connection((endpoint.hostname or "", endpoint.port or 443), timeout=seconds).close()
         return True
