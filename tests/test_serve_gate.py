@@ -5,6 +5,7 @@ server's own paths; `/metrics` counts what happened; `/openapi.json` says what a
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -91,8 +92,13 @@ def test_metrics_count_streams_by_close_code_apart_from_errors(model, snac_file)
             ws.send(json.dumps({"tokens": list(range(7))}))
         with connect(url) as ws:
             ws.send("not json")
-        status, headers, text = request(port, "GET", "/metrics")
-    lines = text.decode().splitlines()
+        deadline = time.monotonic() + 30
+        while True:  # a stream is counted when the server has seen it end, which may come after the client
+            status, headers, text = request(port, "GET", "/metrics")
+            lines = text.decode().splitlines()
+            if sum(line.startswith("snac_streams_total") for line in lines) == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     assert status == 200 and headers["content-type"].startswith("text/plain")
     assert 'snac_streams_total{close="1000"} 1' in lines
     assert 'snac_streams_total{close="1001"} 1' in lines
