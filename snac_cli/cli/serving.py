@@ -39,7 +39,13 @@ def serve(
         float, typer.Option(min=0.001, max=4096, metavar="MB", help="Largest request body; larger ones get 413.")
     ] = ServeSettings.max_body_mb,
     max_queue: Annotated[
-        int, typer.Option(min=1, max=100_000, metavar="N", help="Requests at work at once; past it, 503.")
+        int,
+        typer.Option(
+            min=1,
+            max=100_000,
+            metavar="N",
+            help="Requests at once, admitted before their bodies are read; past it, 503.",
+        ),
     ] = ServeSettings.max_queue,
     workers: Annotated[
         int, typer.Option(min=1, max=256, metavar="N", help="Threads running the model (each holds one request).")
@@ -51,7 +57,10 @@ def serve(
         float, typer.Option(min=0, max=10_000, metavar="MS", help="How long a request waits for its batch.")
     ] = ServeSettings.max_wait_ms,
     timeout: Annotated[
-        float, typer.Option(min=0.1, max=86_400, metavar="SECONDS", help="Longest a request may take.")
+        float,
+        typer.Option(
+            min=0.1, max=86_400, metavar="SECONDS", help="Longest a request or a stream may take; its work stops then."
+        ),
     ] = ServeSettings.timeout_seconds,
     token: Annotated[
         str | None,
