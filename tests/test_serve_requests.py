@@ -104,7 +104,7 @@ def test_a_request_past_the_queue_is_refused_before_its_body_is_read(model, wav,
     """503 comes before the body is sent (before, 16 clients each holding a 60 MB upload were all read)."""
     stopped, started = threading.Event(), threading.Event()
     monkeypatch.setattr(Service, "encode", endless(stopped, started))
-    with server(ServeSettings(models=(str(model),), device="cpu", max_queue=1, timeout_seconds=30)) as port:
+    with server(ServeSettings(models=(str(model),), device="cpu", max_queue=1, timeout_seconds=5)) as port:
         held = threading.Thread(target=lambda: request(port, "POST", "/v1/encode", wav.read_bytes()))
         held.start()
         assert started.wait(30)
