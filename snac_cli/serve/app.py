@@ -174,8 +174,10 @@ def create_app(settings: ServeSettings, service: Service | None = None) -> FastA
         async with admitted(service, request) as ticket:
             body = await ticket.body()
             if format in ("wav", "raw"):
-                job = partial(lambda out: service.decode_to(snac_of(body), decoding, out, raw=format == "raw",
-                                                            gone=ticket.gone))  # fmt: skip
+
+                def job(out: BinaryIO) -> float:  # on the worker: JSON tokens are parsed there
+                    return service.decode_to(snac_of(body), decoding, out, raw=format == "raw", gone=ticket.gone)
+
                 return await streamed(ticket, job, AUDIO_TYPES[format])
             audio, seconds = await ticket.run(lambda: service.decode(snac_of(body), decoding, format, ticket.gone))
         metrics.audio("/v1/decode", seconds)

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snac_cli.errors import InputError, ModelError, OutputError, SnacError, UsageError
 from snac_cli.serve.outcomes import (
+    LEFT,
     Busy,
     Forbidden,
     Left,
@@ -24,9 +25,8 @@ from snac_cli.serve.outcomes import (
 )
 
 STATUS = [(Busy, 503), (Unauthorized, 401), (Forbidden, 403), (NotServed, 404), (TooSlow, 408), (TooLarge, 413),
-          (Left, 499), (TooLong, 504), (UsageError, 400), (InputError, 422), (ModelError, 422),
+          (Left, LEFT), (TooLong, 504), (UsageError, 400), (InputError, 422), (ModelError, 422),
           (OutputError, 500)]  # fmt: skip
-LEFT = 499  # nginx's "client closed request": counted, but neither an answer nor an error
 
 
 def error(e: SnacError) -> JSONResponse:

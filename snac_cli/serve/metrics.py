@@ -7,10 +7,11 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 
+from snac_cli.serve.outcomes import LEFT
+
 # Latency buckets, seconds: a 1 s clip encodes in about 0.1 s on 2 cores, a long file in minutes.
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 STREAM = "/v1/decode/stream"
-LEFT = 499  # an HTTP request whose client left: not an error of the server's, nor an answer
 GOOD_CLOSES = (1000, 1001)  # a stream done, or its client gone
 
 

@@ -47,6 +47,9 @@ class TooSlow(SnacError):
     """A client silent for longer than --idle-timeout in the middle of its request."""
 
 
+LEFT = 499  # the status of a request whose client left (nginx's): counted, but neither an answer nor an error
+
+
 class Left(SnacError):
     """The client went away: its work stopped at the next inference window."""
 
