@@ -176,3 +176,18 @@ def test_datasets_loads_the_output(tmp_path, model, dataset):
                                    cache_dir=str(tmp_path / "cache"))  # fmt: skip
     assert loaded["id"] == [100 + i for i in range(6)]
     assert loaded[0]["codes_0"] == pq.read_table(out).column("codes_0")[0].as_py()
+
+
+def test_worker_processes_give_the_table_of_one_process(tmp_path, model, dataset):
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    invoke("encode", dataset, one, "-m", model, "--part-rows", "4")
+    result = invoke("encode", dataset, two, "-m", model, "--part-rows", "4", "--jobs", "2")
+    assert result.exit_code == INPUT, result.output
+    assert pq.read_table(two).equals(pq.read_table(one))
+
+
+def test_table_options_are_refused_where_they_do_not_apply(tmp_path, model, wav):
+    result = invoke("encode", wav, tmp_path / "x.snac", "-m", model, "--keep-audio")
+    assert result.exit_code == USAGE and "--keep-audio" in result.output
+    result = invoke("encode", tmp_path / "m.jsonl", tmp_path / "x.snac", "-m", model)
+    assert result.exit_code == USAGE and "OUTPUT.parquet" in result.output

@@ -116,8 +116,9 @@ class Parts:
         """Let the next run write the table."""
         import os
 
-        if getattr(self, "_lock", None) is not None:
-            os.close(self._lock)
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            os.close(lock)
             self._lock = None
 
     def write(self, table: pa.Table) -> None:
