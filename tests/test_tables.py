@@ -191,3 +191,11 @@ def test_table_options_are_refused_where_they_do_not_apply(tmp_path, model, wav)
     assert result.exit_code == USAGE and "--keep-audio" in result.output
     result = invoke("encode", tmp_path / "m.jsonl", tmp_path / "x.snac", "-m", model)
     assert result.exit_code == USAGE and "OUTPUT.parquet" in result.output
+
+
+def test_an_empty_table_gives_an_empty_table_with_the_output_columns(tmp_path, model):
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"audio": pa.array([], pa.string()), "id": pa.array([], pa.int64())}), empty)
+    assert invoke("encode", empty, tmp_path / "out.parquet", "-m", model).exit_code == OK
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.num_rows == 0 and table.column_names[:2] == ["id", "codes_0"] and "error" in table.column_names

@@ -150,6 +150,9 @@ def encoded(
                 seconds += sum(r.seconds for r in results if not isinstance(r, str))
                 advance(chunk.num_rows)
             parts.write(pa.concat_tables(outputs))
+    if not parts.names:  # an empty table is still a table, with its columns, that readers can open
+        empty = table.schema.empty_table()
+        parts.write(output_table(empty, [], audio=table.audio, keep_audio=settings.keep_audio, scales=scales))
     parts.finish(int(failed))
     return TableReport(table.rows, table.rows - done, int(failed), seconds, time.perf_counter() - started)
 

@@ -4,8 +4,6 @@ any work, then read as Arrow record batches: never the whole table in memory (py
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,16 +219,3 @@ def is_text(kind: pa.DataType) -> bool:
 def one_line(error: BaseException) -> str:
     """An error's message on one line (pyarrow's span several)."""
     return " ".join(str(error).split()) or type(error).__name__
-
-
-def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    """Whether two paths name one file or folder (the output may not be the input, nor inside it)."""
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
-
-
-def dumps(value: object) -> str:
-    """JSON for metadata: sorted keys, so that equal settings give equal text."""
-    return json.dumps(value, sort_keys=True)
