@@ -199,3 +199,18 @@ def test_an_empty_table_gives_an_empty_table_with_the_output_columns(tmp_path, m
     assert invoke("encode", empty, tmp_path / "out.parquet", "-m", model).exit_code == OK
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.num_rows == 0 and table.column_names[:2] == ["id", "codes_0"] and "error" in table.column_names
+
+
+def test_a_row_imports_as_the_snac_file_of_its_audio(tmp_path, model, dataset):
+    out = tmp_path / "out.parquet"
+    invoke("encode", dataset, out, "-m", model)
+    alone = encoded_alone(tmp_path, model, pq.read_table(dataset).column("audio")[3].as_py()["bytes"])
+    assert invoke("import", out, tmp_path / "row.snac", "--row", "3").exit_code == OK
+    row = read_snac(tmp_path / "row.snac")
+    original = read_snac(tmp_path / "alone.snac")
+    assert all(np.array_equal(a, b) for a, b in zip(row.codes, alone, strict=True))
+    assert (row.original_length, row.original_sample_rate, row.gain) == (
+        original.original_length,
+        original.original_sample_rate,
+        original.gain,
+    )
