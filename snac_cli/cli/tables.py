@@ -16,8 +16,8 @@ from snac_cli.settings import EncodeSettings, ModelSettings, RunSettings, TableS
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".ndjson", ".csv", ".tsv")
 AudioColumn = Annotated[
     str | None,
-    typer.Option(metavar="NAME", help="A table's audio column: {bytes, path} structs, paths or bytes [default: "
-                 "audio, or audio_filepath]."),
+    typer.Option(metavar="NAME", help="A table's audio column: structs of bytes and path (Hugging Face Audio), "
+                 "paths or bytes [default: audio, or audio_filepath]."),
 ]  # fmt: skip
 KeepAudio = Annotated[bool, typer.Option(help="Keep a table's audio column in the output table.")]
 PartRows = Annotated[int, typer.Option(min=1, max=1 << 30, metavar="N", help="Rows per part file of an output table.")]
