@@ -131,6 +131,23 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class TableSettings:
+    """How a table's rows are read and its output table written (`snac encode DATA OUT.parquet`)."""
+
+    audio_column: str | None = None  # None: `audio`, else `audio_filepath` (a NeMo-style manifest's)
+    keep_audio: bool = False  # copy the audio column into the output too
+    # Rows per part file of the output: a killed run loses at most the part it was writing; the parts are
+    # also the shards a reader (Ray Data, `datasets`) splits the table into.
+    part_rows: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.audio_column is not None and not self.audio_column.strip():
+            raise UsageError("--audio-column is empty: give the name of the column that holds the audio")
+        if self.part_rows < 1:
+            raise UsageError(f"--part-rows must be at least 1, not {self.part_rows}")
+
+
+@dataclass(frozen=True)
 class TokenSettings:
     """How a language model's flat tokens map to codes (`snac export` / `import`, `decode --tokens`)."""
 

@@ -23,6 +23,16 @@ from snac_cli.cli.streams import (
     named,
     shown,
 )
+from snac_cli.cli.tables import (
+    AudioColumn,
+    KeepAudio,
+    PartRows,
+    Row,
+    encode_table_command,
+    is_table,
+    row_stream,
+    table_run,
+)
 from snac_cli.errors import InputError, SnacError, UsageError
 from snac_cli.settings import (
     DEFAULT_MODEL,
@@ -32,13 +42,17 @@ from snac_cli.settings import (
     OnInvalid,
     RunSettings,
     Subtype,
+    TableSettings,
     TokenSettings,
 )
 
-AUDIO = "Audio file (WAV, FLAC, OGG, MP3, ...), - for stdin, or a folder of them."
+AUDIO = (
+    "Audio file (WAV, FLAC, OGG, MP3, ...), - for stdin, or a folder of them; or a table (Parquet file or folder, "
+    ".jsonl manifest, .csv) for an OUTPUT.parquet."
+)
 AUDIO_OUTPUT = "Audio file (.wav, .flac, .ogg, ...), - for WAV on stdout, or a folder."
 SNAC_INPUT = ".snac file, - for stdin, or a folder of them (with --tokens: token text, .npy or .jsonl)."
-SNAC_OUTPUT = ".snac file to write, - for stdout, or a folder (for a folder or list)."
+SNAC_OUTPUT = ".snac file to write, - for stdout, a folder (for a folder or list), or OUT.parquet (for a table)."
 RAY = "Run a folder or list on Ray Data: --ray for a local Ray, --ray=ADDRESS for a cluster (needs snac-cli[ray])."
 BATCH = (
     "Audio per forward pass when a folder's short clips are batched (0: one clip at a time) "
@@ -67,12 +81,32 @@ def encode(
         list[str], typer.Option(metavar="KEY=VALUE", help="KEY=VALUE stored in the file; repeatable.")
     ] = [],  # noqa: B006
     window_seconds: o.EncodeWindow = None,
+    audio_column: AudioColumn = None,
+    keep_audio: KeepAudio = False,
+    part_rows: PartRows = TableSettings.part_rows,
+    offsets: o.OffsetsOption = TokenSettings.offsets,
+    base: o.Base = TokenSettings.base,
     force: o.Force = False,
     quiet: o.Quiet = False,
 ) -> None:
-    """Encode audio into a .snac file of multi-scale codes; a folder or list of files into a mirrored folder."""
+    """Encode audio into a .snac file of multi-scale codes; a folder or list of files into a mirrored folder; a
+    table's rows into a Parquet table of codes and tokens."""
     settings = EncodeSettings(channels, normalize, o.parse_metadata(meta), window_seconds)
     models = ModelSettings(model, device, precision)
+    table = files_from is None and table_run(input, output)
+    o.refuse_unused(not table, "a table (OUTPUT.parquet)", audio_column=audio_column, keep_audio=keep_audio,
+                    part_rows=part_rows != TableSettings.part_rows, offsets=offsets != TokenSettings.offsets,
+                    base=base != TokenSettings.base)  # fmt: skip
+    if table:
+        assert output is not None
+        o.refuse_unused(True, "files (a table's rows have no metadata of their own)", meta=bool(meta),
+                        manifest=manifest)  # fmt: skip
+        encode_table_command(
+            input, output, settings=settings, model=models, tokens=TokenSettings(offsets, base),
+            table=TableSettings(audio_column, keep_audio, part_rows),
+            run=RunSettings(jobs, None, force, quiet, ray, batch_seconds),
+        )  # fmt: skip
+        return
     many, folder, target = batch_arguments(input, output, files_from)
     o.refuse_unused(
         not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1, batch_seconds=batch_seconds
@@ -133,11 +167,12 @@ def decode(
         typer.Option("--model", "-m", metavar="MODEL", help="Use this model instead of the one the file names."),
     ] = None,
     window_seconds: o.DecodeWindow = None,
+    row: Row = None,
     force: o.Force = False,
     quiet: o.Quiet = False,
 ) -> None:
     """Decode a .snac file to audio at its original rate, channels and length; a folder or list into a folder;
-    with --tokens, a language model's tokens as they arrive."""
+    with --tokens, a language model's tokens as they arrive; with --row, a row of a table snac wrote."""
     from snac_cli.audio.writer import check_output_format
 
     settings = DecodeSettings(o.parse_rate(sample_rate), subtype, seed, window_seconds, lookahead)
@@ -152,6 +187,9 @@ def decode(
     unused = {name: getattr(token_options, name) != getattr(TokenSettings, name) for name in ("offsets", "base",
               "template", "on_invalid")}  # fmt: skip
     o.refuse_unused(not tokens, "--tokens", **unused)
+    if row is not None or is_table(input):
+        decode_row(input, output, row, settings, models, tokens=tokens, force=force, quiet=quiet)
+        return
     many = files_from is not None or Path(input).is_dir()
     o.refuse_unused(tokens or not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1)
     if tokens or raw:
@@ -177,6 +215,26 @@ def decode(
     warn_lookahead(settings)
     with binary_input(input) as stream, named(input):
         decode_file(stream, binary_output(target), settings, model=models, progress=progress_bar(quiet), raw=raw)
+
+
+def decode_row(
+    input: str, output: str | None, row: str | None, settings: DecodeSettings, models: ModelSettings, *,
+    tokens: bool, force: bool, quiet: bool,
+) -> None:  # fmt: skip
+    """`snac decode OUT.parquet --row N out.wav`: one row of a table, decoded as its `.snac` file would be."""
+    from snac_cli.audio.writer import check_output_format
+    from snac_cli.codec.decoding import decode_file
+
+    if row is None:
+        raise UsageError(f"{input} is a table: choose its row with --row N or --row COLUMN=VALUE")
+    if tokens:
+        raise UsageError("--row decodes a row's codes, which its tokens were made from: leave out --tokens")
+    if output is None:
+        raise UsageError("missing the OUTPUT argument")
+    fixed_rate = settings.sample_rate if isinstance(settings.sample_rate, int) else None
+    check_output_format(output, settings.subtype.value if settings.subtype else None, fixed_rate)
+    check_output(output, force, input)
+    decode_file(row_stream(input, row), binary_output(output), settings, model=models, progress=progress_bar(quiet))
 
 
 def check_stream_options(input: str, output: str | None, files_from: str | None, *, raw: bool) -> None:

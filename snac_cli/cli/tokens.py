@@ -18,6 +18,7 @@ from snac_cli.cli.streams import (
     shown,
     stdout,
 )
+from snac_cli.cli.tables import Row, is_table
 from snac_cli.errors import InputError, OutputError, UsageError
 from snac_cli.settings import ExportFormat, Offsets
 
@@ -91,15 +92,24 @@ def import_codes(
     offsets: o.OffsetsOption = Offsets.none,
     base: o.Base = 0,
     template: o.Template = "<snac_{}>",
+    row: Row = None,
     force: o.Force = False,
 ) -> None:
-    """Turn language-model tokens back into a .snac file (checking order, ranges and length), for `snac decode`."""
+    """Turn language-model tokens back into a .snac file (checking order, ranges and length), for `snac decode`;
+    with --row, a row of a table snac wrote."""
     from snac_cli.codec.models import header_for
     from snac_cli.format.container import write_snac
     from snac_cli.format.export import import_tokens, read_tokens
 
     check_output(output, force, input)
     target = binary_output(output)
+    if row is not None or is_table(input):
+        if row is None:
+            raise UsageError(f"{input} is a table: choose its row with --row N or --row COLUMN=VALUE")
+        from snac_cli.tables.readback import row_snac
+
+        write_snac(target, row_snac(input, row))
+        return
     with binary_input(input) as stream:
         data = stream.read()
     try:

@@ -1,0 +1,71 @@
+"""Tables from the command line: `snac encode DATA OUT.parquet`, and a row of such a table read back."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from snac_cli.cli.display import progress_bar
+from snac_cli.cli.reporting import say
+from snac_cli.errors import InputError, UsageError
+from snac_cli.settings import EncodeSettings, ModelSettings, RunSettings, TableSettings, TokenSettings
+
+TABLE_SUFFIXES = (".parquet", ".jsonl", ".ndjson", ".csv", ".tsv")
+AudioColumn = Annotated[
+    str | None,
+    typer.Option(metavar="NAME", help="A table's audio column: {bytes, path} structs, paths or bytes [default: "
+                 "audio, or audio_filepath]."),
+]  # fmt: skip
+KeepAudio = Annotated[bool, typer.Option(help="Keep a table's audio column in the output table.")]
+PartRows = Annotated[int, typer.Option(min=1, max=1 << 30, metavar="N", help="Rows per part file of an output table.")]
+Row = Annotated[
+    str | None,
+    typer.Option(metavar="N|COLUMN=VALUE", help="The row of a table (OUT.parquet) to read: its number, from 0, or "
+                 "the first whose COLUMN is VALUE."),
+]  # fmt: skip
+
+
+def table_run(input: str, output: str | None) -> bool:
+    """Whether these arguments encode a table: a .parquet output, or a table (or folder of Parquet) input."""
+    if output is not None and output.lower().endswith(".parquet"):
+        return True
+    if Path(input).suffix.lower() in TABLE_SUFFIXES and not Path(input).is_dir():
+        raise UsageError(f"{input} is a table: encode it into a table, OUTPUT.parquet")
+    return False
+
+
+def encode_table_command(
+    input: str, output: str, *, settings: EncodeSettings, model: ModelSettings, tokens: TokenSettings,
+    table: TableSettings, run: RunSettings,
+) -> None:  # fmt: skip
+    """Encode a table's rows into an output table; failed rows exit 3 at the end, as a folder run's files do."""
+    from snac_cli.cli.folders import threads_per_job
+    from snac_cli.tables.rows import RowEncoder
+    from snac_cli.tables.run import encode_table
+
+    if run.ray is not None:
+        raise UsageError("--ray runs a table on Ray Data: not built yet (see the README)")
+    threaded = ModelSettings(model.name, model.device, model.precision, threads_per_job(run.jobs))
+    encoder = RowEncoder(settings, threaded, tokens, run.batch_seconds)
+    report = encode_table(input, output, encoder, table, jobs=run.jobs, force=run.force,
+                          progress=progress_bar(run.quiet))  # fmt: skip
+    if not run.quiet:
+        say(report.summary(output))
+    if report.failed:
+        raise InputError(f"{report.failed:,} of {report.rows:,} rows failed (see the error column of {output})")
+
+
+def is_table(path: str) -> bool:
+    """Whether an input names a table snac wrote (read a row of it with --row)."""
+    return path.lower().rstrip("/").endswith(".parquet")
+
+
+def row_stream(path: str, row: str) -> io.BytesIO:
+    """A row of a table as a `.snac` file in memory, for decoding."""
+    from snac_cli.format.container import to_bytes
+    from snac_cli.tables.readback import row_snac
+
+    return io.BytesIO(to_bytes(row_snac(path, row)))

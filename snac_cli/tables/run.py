@@ -1,0 +1,203 @@
+"""A table run from start to end: open and check the input, resume after the parts already written, encode
+the rest part by part (in this process or worker processes), mark the table complete."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from snac_cli.errors import UsageError
+from snac_cli.progress import Progress, silent
+from snac_cli.settings import DEFAULT_MODEL, TableSettings
+from snac_cli.tables.columns import clashes, clips_of, output_table
+from snac_cli.tables.parts import Parts
+from snac_cli.tables.rows import RowEncoder
+from snac_cli.tables.sources import Table, open_table
+
+PART_BYTES = 128 << 20  # input audio bytes per part at most (memory: a part's rows are held until written)
+CHUNK_ROWS = 32  # rows handed to a worker at once
+
+
+@dataclass
+class TableReport:
+    """What a table run did: rows in the table, rows encoded now, rows that failed, audio seconds encoded."""
+
+    rows: int
+    encoded: int
+    failed: int
+    seconds: float
+    elapsed: float
+
+    def summary(self, output: str) -> str:
+        resumed = self.rows - self.encoded
+        done = f"encoded {self.encoded:,} rows ({self.seconds / 3600:.2f} h of audio) in {self.elapsed:.1f} s"
+        rest = f", {resumed:,} already done" if resumed else ""
+        failed = f", {self.failed:,} failed" if self.failed else ""
+        return f"{done}{rest}{failed}: {output}"
+
+
+def layout(table: Table, encoder: RowEncoder, settings: TableSettings) -> dict[str, Any]:
+    """What the output was made from and how: read back by `snac decode --row`, checked by a resumed run."""
+    from snac_cli.codec.models import header_for
+    from snac_cli.format.tokens import frame_order
+    from snac_cli.naming import model_id
+
+    name = encoder.model.name or DEFAULT_MODEL
+    header, _ = header_for(name, channels=1)
+    return {
+        "model": {"name": model_id(name), "fingerprint": header.fingerprint, "sample_rate": header.sample_rate,
+                  "codebook_size": header.codebook_size, "vq_strides": list(header.vq_strides)},
+        "tokens": {"offsets": encoder.tokens.offsets.value, "base": encoder.tokens.base,
+                   "order": [list(p) for p in frame_order(header.vq_strides)]},
+        "encode": {"channels": encoder.settings.channels.value, "normalize": encoder.settings.normalize.value,
+                   "precision": encoder.model.precision.value},
+        "table": {"audio_column": table.audio, "keep_audio": settings.keep_audio, "part_rows": settings.part_rows,
+                  "part_bytes": PART_BYTES, "source": table.stamp()},
+    }  # fmt: skip
+
+
+def audio_bytes(batch: pa.RecordBatch, audio: str) -> np.ndarray:
+    """Bytes of audio in each row of a batch (0 for a path): what bounds a part's memory."""
+    column = batch.column(audio)
+    if pa.types.is_struct(column.type):
+        names = [column.type.field(i).name for i in range(column.type.num_fields)]
+        column = pc.struct_field(column, "bytes") if "bytes" in names else None
+    if column is None or not (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)):
+        return np.zeros(batch.num_rows, dtype=np.int64)
+    return np.asarray(pc.fill_null(pc.binary_length(column), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def pieces(table: Table, part_rows: int, skip: int) -> Iterator[pa.Table]:
+    """The input in parts of at most `part_rows` rows and PART_BYTES of audio, the same parts on every run
+    (a resumed run reads from the start, encoding only from row `skip`, a part's first row)."""
+    held: list[pa.RecordBatch] = []
+    rows = size = first = 0
+    for batch in table.batches():
+        sizes = audio_bytes(batch, table.audio)
+        start = 0
+        for i in range(batch.num_rows):
+            rows, size = rows + 1, size + int(sizes[i])
+            if rows == part_rows or size >= PART_BYTES:
+                held.append(batch.slice(start, i + 1 - start))
+                if first >= skip:
+                    yield pa.Table.from_batches(held, schema=table.schema)
+                first += rows
+                held, rows, size, start = [], 0, 0, i + 1
+        if start < batch.num_rows:
+            held.append(batch.slice(start))
+    if held and rows:
+        yield pa.Table.from_batches(held, schema=table.schema)
+
+
+def encode_table(
+    data: str,
+    output: str,
+    encoder: RowEncoder,
+    settings: TableSettings = TableSettings(),
+    *,
+    jobs: int = 1,
+    force: bool = False,
+    progress: Progress = silent,
+) -> TableReport:
+    """Encode every row of the table DATA into the table `output` (a folder of Parquet parts): its columns
+    kept, the codes and tokens of each row's audio added, a row that fails saying why in `error`."""
+    started = time.perf_counter()
+    table = open_table(data, settings.audio_column)
+    if same_or_inside(Path(output), table.path):
+        raise UsageError(f"{output}: the output may not be the input, nor inside it")
+    layout_of = layout(table, encoder, settings)
+    scales = len(layout_of["model"]["vq_strides"])
+    taken = clashes(table.schema, table.audio, settings.keep_audio, scales)
+    if taken:
+        raise UsageError(f"{data}: already has a column {taken[0]!r}, which the output adds (a table snac wrote?)")
+    parts = Parts(Path(output), layout_of, force=force)
+    finished = parts.finished()
+    if finished is not None:
+        return TableReport(table.rows, 0, int(finished.get("failed", 0)), 0.0, time.perf_counter() - started)
+    try:
+        return encoded(table, parts, encoder, settings, jobs=jobs, progress=progress, started=started)
+    finally:
+        parts.close()
+
+
+def encoded(
+    table: Table, parts: Parts, encoder: RowEncoder, settings: TableSettings, *, jobs: int, progress: Progress,
+    started: float,
+) -> TableReport:  # fmt: skip
+    """encode_table's work: the parts not yet written, then the marker."""
+    done = parts.prepare()
+    failed = float(sum(earlier_failures(parts.folder, list(parts.names))))
+    seconds = 0.0
+    scales = len(parts.layout["model"]["vq_strides"])
+    with progress("encoding", table.rows, "rows") as advance, workers(encoder, jobs) as run:
+        advance(done)
+        for piece in pieces(table, settings.part_rows, done):
+            first = parts.rows
+            chunks = [piece.slice(i, CHUNK_ROWS) for i in range(0, piece.num_rows, CHUNK_ROWS)]
+            clips = [clips_of(c, table.audio, table.base, first + i * CHUNK_ROWS) for i, c in enumerate(chunks)]
+            outputs = []
+            for chunk, results in zip(chunks, run(clips), strict=True):
+                outputs.append(output_table(chunk, results, audio=table.audio, keep_audio=settings.keep_audio,
+                                            scales=scales))  # fmt: skip
+                failed += sum(isinstance(r, str) for r in results)
+                seconds += sum(r.seconds for r in results if not isinstance(r, str))
+                advance(chunk.num_rows)
+            parts.write(pa.concat_tables(outputs))
+    if not parts.names:  # an empty table is still a table, with its columns, that readers can open
+        empty = table.schema.empty_table()
+        parts.write(output_table(empty, [], audio=table.audio, keep_audio=settings.keep_audio, scales=scales))
+    parts.finish(int(failed))
+    return TableReport(table.rows, table.rows - done, int(failed), seconds, time.perf_counter() - started)
+
+
+def earlier_failures(folder: Path, names: list[str]) -> Iterator[int]:
+    """The failed rows of the parts a killed run left (counted again for the summary and the exit code)."""
+    import pyarrow.parquet as pq
+
+    for name in names:
+        errors = pq.read_table(folder / name, columns=["error"]).column("error")
+        yield len(errors) - errors.null_count
+
+
+def same_or_inside(output: Path, data: Path) -> bool:
+    """Whether the output is the input, or inside the input's folder (where its parts would be read back)."""
+    out, source = output.resolve(), data.resolve()
+    return out == source or (source.is_dir() and source in out.parents)
+
+
+class workers:  # noqa: N801 (a context manager read as a phrase: `with workers(...) as run`)
+    """Runs the encoder on chunks of clips, in this process or in `jobs` worker processes, results in order."""
+
+    def __init__(self, encoder: RowEncoder, jobs: int):
+        self.encoder, self.jobs = encoder, jobs
+        self.pool: Any = None
+
+    def __enter__(self) -> Any:
+        if self.jobs <= 1:
+            return lambda chunks: (self.encoder(c) for c in chunks)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(self.jobs, multiprocessing.get_context("spawn"), initializer=ignore_sigint)
+        return lambda chunks: self.pool.map(self.encoder, chunks)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                if exc[0] is not None:
+                    process.terminate()  # stopped mid-run: the work in flight is not waited for
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def ignore_sigint() -> None:
+    """Workers leave Ctrl-C (sent to the whole process group) to the run, which stops them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
