@@ -35,6 +35,18 @@ class ModelError(SnacError):
     exit_code = 4
 
 
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (pyarrow's and libsndfile's span several); its class when it has none."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def described(error: BaseException) -> str:
+    """An error said in one line, the class named when it is not one of ours nor the system's (a bug reads as
+    `KeyError: 'x'`, not as `'x'`)."""
+    message = one_line(error)
+    return message if isinstance(error, (SnacError, OSError)) else f"{type(error).__name__}: {message}"
+
+
 class OutputError(SnacError):
     """An output that cannot or may not be written."""
 

@@ -170,6 +170,16 @@ def file_name(path: str | os.PathLike[str]) -> bytes:
     return os.fsencode(path)
 
 
+def probe_seconds(source: str | os.PathLike[str] | BinaryIO) -> float | None:
+    """An input's duration from its header (a stream is read from where it stands), or None when it cannot
+    be read: the encoding then says why."""
+    try:
+        info = sf.info(source if isinstance(source, io.IOBase) else file_name(source))  # type: ignore[arg-type]
+    except Exception:  # libsndfile raises several kinds; encoding reports the reason
+        return None
+    return info.frames / info.samplerate if info.samplerate else None
+
+
 def check_input_path(path: Path, name: str) -> None:
     """An input path names something readable: every way it cannot be read is an input error, named so."""
     if not path.exists():

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePath
 
-from snac_cli.errors import InputError, OutputError, SnacError
+from snac_cli.errors import InputError, OutputError, described
 
 # What libsndfile reads, by extension: the same files a folder run picks up as single-file mode reads.
 AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc", ".caf",
@@ -193,7 +193,4 @@ def summary(records: list[Record], seconds: float) -> str:
 
 def failed(job: Job, error: BaseException) -> Record:
     """The record of a job that failed, with a one-line reason (the exception's class when it is not ours)."""
-    message = " ".join(str(error).split()) or type(error).__name__
-    if not isinstance(error, (SnacError, OSError)):
-        message = f"{type(error).__name__}: {message}"
-    return Record(str(job.source), str(job.target), "failed", error=message)
+    return Record(str(job.source), str(job.target), "failed", error=described(error))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from snac_cli.batch.plan import AUDIO_SUFFIXES, Job, Record, failed, stamp
@@ -21,19 +20,6 @@ if TYPE_CHECKING:
 SHORT_SECONDS = 5.0  # inputs up to this long are batched; longer ones stream through the inference windows
 GROUP_SECONDS = 60.0  # audio per job group handed to a worker (and per step of the progress bar)
 SOURCE_KEY = "snac.source"  # the .snac metadata entry that holds the stamp of what a folder run made it from
-
-
-def probe_seconds(path: Path) -> float | None:
-    """An input's duration from its header, or None when it cannot be read (the job then reports why)."""
-    import soundfile as sf
-
-    from snac_cli.audio.reader import file_name
-
-    try:
-        info = sf.info(file_name(path))
-    except Exception:  # libsndfile raises several kinds; the job itself will report the reason
-        return None
-    return info.frames / info.samplerate if info.samplerate else None
 
 
 def groups_of(jobs: list[Job], seconds: list[float | None]) -> list[list[Job]]:
@@ -106,6 +92,8 @@ class EncodeTask:
         return encoded_record(job, snac, "skipped")
 
     def groups(self, jobs: list[Job]) -> list[list[Job]]:
+        from snac_cli.audio.reader import probe_seconds
+
         return groups_of(jobs, [probe_seconds(job.source) for job in jobs])
 
     def __call__(self, group: list[Job]) -> list[Record]:
@@ -115,6 +103,7 @@ class EncodeTask:
             return [failed(job, e) for job in group]
 
     def encode(self, group: list[Job]) -> list[Record]:
+        from snac_cli.audio.reader import probe_seconds
         from snac_cli.codec.encoding import encode_clips, encode_file
         from snac_cli.codec.models import load_model
         from snac_cli.format.container import read_snac, write_snac

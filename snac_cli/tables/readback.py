@@ -14,14 +14,12 @@ from snac_cli.errors import InputError, UsageError
 from snac_cli.format.header import SnacFile
 from snac_cli.tables.columns import row_codes
 from snac_cli.tables.parts import table_layout
-from snac_cli.tables.sources import hidden
+from snac_cli.tables.sources import parquet_files
 
 
 def find_row(path: Path, row: str) -> dict[str, Any]:
     """The row numbered `row` (from 0), or the first whose column has the value (`COLUMN=VALUE`)."""
-    files = sorted(f for f in path.rglob("*.parquet") if not hidden(f.relative_to(path))) if path.is_dir() else [path]
-    if not files:
-        raise InputError(f"{path}: no Parquet files in the folder")
+    files = parquet_files(path) if path.is_dir() else [path]
     table = ds.dataset([str(f) for f in files], format="parquet")
     column, equals, value = row.partition("=")
     if not equals:

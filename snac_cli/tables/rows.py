@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from snac_cli.errors import described
 from snac_cli.settings import EncodeSettings, ModelSettings, TokenSettings
 
 LONG_SECONDS = 60.0  # rows longer than this stream through the inference windows alone, in bounded memory
@@ -56,12 +57,13 @@ class RowEncoder:
     batch_seconds: float | None = None  # audio per forward pass of short clips; 0: one clip at a time
 
     def __call__(self, clips: list[Clip]) -> list[Encoded | str]:
+        from snac_cli.audio.reader import probe_seconds
         from snac_cli.codec.encoding import encode_clips
         from snac_cli.codec.models import load_model
 
         results: list[Encoded | str | None] = [c.error for c in clips]
         todo = [i for i, c in enumerate(clips) if c.error is None]
-        long = [i for i in todo if (probe_seconds(clips[i]) or 0.0) > LONG_SECONDS]
+        long = [i for i in todo if (probe_seconds(clips[i].source()) or 0.0) > LONG_SECONDS]
         for i in long:
             results[i] = self.streamed(clips[i])
         short = [i for i in todo if i not in set(long)]
@@ -99,20 +101,7 @@ class RowEncoder:
                        snac.gain)  # fmt: skip
 
 
-def probe_seconds(clip: Clip) -> float | None:
-    """A clip's duration from its header, or None when it cannot be read (encoding then says why)."""
-    import soundfile as sf
-
-    from snac_cli.audio.reader import file_name
-
-    try:
-        info = sf.info(io.BytesIO(clip.data) if clip.data is not None else file_name(clip.path or ""))
-    except Exception:  # libsndfile raises several kinds; encoding reports the reason
-        return None
-    return info.frames / info.samplerate if info.samplerate else None
-
-
 def reason(error: BaseException, clip: Clip) -> str:
     """A row's error on one line, naming the row."""
-    text = " ".join(str(error).split()) or type(error).__name__
+    text = described(error)
     return text if text.startswith(clip.name) else f"{clip.name}: {text}"

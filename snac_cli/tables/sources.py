@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from snac_cli.errors import InputError
+from snac_cli.errors import InputError, one_line
 from snac_cli.format.export import json_value
+from snac_cli.tables import KINDS
 
-KINDS = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
 AUDIO_COLUMNS = ("audio", "audio_filepath")  # Hugging Face datasets' Audio feature; NeMo's manifest field
 READ_ROWS = 64  # rows per record batch read
 MANIFEST_LINES = 4096  # manifest lines parsed at once, to learn its columns' types
@@ -39,7 +39,8 @@ class Table:
 
     def stamp(self) -> list[list[object]]:
         """What it was read from (name, size, mtime of each file): a resumed run checks it has not changed."""
-        return [[str(f.relative_to(self.base)), f.stat().st_size, f.stat().st_mtime_ns] for f in self.files]
+        stats = [(f, f.stat()) for f in self.files]
+        return [[str(f.relative_to(self.base)), s.st_size, s.st_mtime_ns] for f, s in stats]
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Its rows in order, a record batch of at most READ_ROWS rows at a time."""
@@ -61,10 +62,7 @@ def open_table(data: str, audio_column: str | None) -> Table:
     if not path.exists():
         raise InputError(f"{data}: no such file or folder")
     if path.is_dir():
-        files = sorted(f for f in path.rglob("*.parquet") if not hidden(f.relative_to(path)))
-        if not files:
-            raise InputError(f"{data}: no Parquet files in the folder")
-        kind = "parquet"
+        files, kind = parquet_files(path), "parquet"
     else:
         kind = KINDS.get(path.suffix.lower(), "")
         if not kind:
@@ -79,9 +77,14 @@ def open_table(data: str, audio_column: str | None) -> Table:
     return Table(path, kind, files, schema, rows, audio_of(schema, audio_column, data))
 
 
-def hidden(relative: Path) -> bool:
-    """Files that Parquet readers skip: those under a name starting with . or _ (_SUCCESS, .part files)."""
-    return any(part.startswith((".", "_")) for part in relative.parts)
+def parquet_files(folder: Path) -> list[Path]:
+    """A folder's Parquet files, in the order its rows are read: every `*.parquet` below it, sorted, but those
+    that Parquet readers skip (under a name that starts with . or _: _SUCCESS, .part files)."""
+    files = sorted(f for f in folder.rglob("*.parquet")
+                   if not any(part.startswith((".", "_")) for part in f.relative_to(folder).parts))  # fmt: skip
+    if not files:
+        raise InputError(f"{folder}: no Parquet files in the folder")
+    return files
 
 
 def parquet_schema(files: list[Path]) -> tuple[pa.Schema, int]:
@@ -214,8 +217,3 @@ def is_binary(kind: pa.DataType) -> bool:
 
 def is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
-
-
-def one_line(error: BaseException) -> str:
-    """An error's message on one line (pyarrow's span several)."""
-    return " ".join(str(error).split()) or type(error).__name__
