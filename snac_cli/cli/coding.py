@@ -30,7 +30,7 @@ from snac_cli.cli.tables import (
     Row,
     encode_table_command,
     is_table,
-    row_stream,
+    row_input,
     table_run,
 )
 from snac_cli.errors import InputError, SnacError, UsageError
@@ -187,18 +187,18 @@ def decode(
     unused = {name: getattr(token_options, name) != getattr(TokenSettings, name) for name in ("offsets", "base",
               "template", "on_invalid")}  # fmt: skip
     o.refuse_unused(not tokens, "--tokens", **unused)
-    if row is not None or is_table(input):
-        decode_row(input, output, row, settings, models, tokens=tokens, force=force, quiet=quiet)
-        return
-    many = files_from is not None or Path(input).is_dir()
+    table = row is not None or is_table(input)
+    if table:
+        check_row(input, output, row, tokens=tokens, files_from=files_from)
+    many = not table and (files_from is not None or Path(input).is_dir())
     o.refuse_unused(tokens or not many, "a folder or list of files", manifest=manifest, jobs=jobs != 1)
     if tokens or raw:
-        check_stream_options(input, output, files_from, raw=raw)
+        check_stream_options(output, many=many, raw=raw)
     if tokens:
         assert output is not None
         decode_token_input(input, output, settings, token_options, models, raw=raw, force=force, quiet=quiet)
         return
-    many, folder, target = batch_arguments(input, output, files_from)
+    many, folder, target = (False, None, str(output)) if table else batch_arguments(input, output, files_from)
     if many:
         from snac_cli.batch.tasks import DecodeTask
 
@@ -213,33 +213,25 @@ def decode(
     check_output_format(target, subtype_name, fixed_rate)
     check_output(target, force, input)
     warn_lookahead(settings)
-    with binary_input(input) as stream, named(input):
+    with row_input(input, row) if table else binary_input(input) as stream, named(input):
         decode_file(stream, binary_output(target), settings, model=models, progress=progress_bar(quiet), raw=raw)
 
 
-def decode_row(
-    input: str, output: str | None, row: str | None, settings: DecodeSettings, models: ModelSettings, *,
-    tokens: bool, force: bool, quiet: bool,
-) -> None:  # fmt: skip
-    """`snac decode OUT.parquet --row N out.wav`: one row of a table, decoded as its `.snac` file would be."""
-    from snac_cli.audio.writer import check_output_format
-    from snac_cli.codec.decoding import decode_file
-
+def check_row(input: str, output: str | None, row: str | None, *, tokens: bool, files_from: str | None) -> None:
+    """A table snac wrote decodes one row, chosen with --row, from its codes (which its tokens were made from)."""
     if row is None:
         raise UsageError(f"{input} is a table: choose its row with --row N or --row COLUMN=VALUE")
     if tokens:
         raise UsageError("--row decodes a row's codes, which its tokens were made from: leave out --tokens")
+    if files_from is not None:
+        raise UsageError("--row reads one table, not a list of files (--files-from)")
     if output is None:
         raise UsageError("missing the OUTPUT argument")
-    fixed_rate = settings.sample_rate if isinstance(settings.sample_rate, int) else None
-    check_output_format(output, settings.subtype.value if settings.subtype else None, fixed_rate)
-    check_output(output, force, input)
-    decode_file(row_stream(input, row), binary_output(output), settings, model=models, progress=progress_bar(quiet))
 
 
-def check_stream_options(input: str, output: str | None, files_from: str | None, *, raw: bool) -> None:
+def check_stream_options(output: str | None, *, many: bool, raw: bool) -> None:
     """--tokens and --format raw take one input and one output; raw goes to stdout only."""
-    if files_from is not None or Path(input).is_dir():
+    if many:
         raise UsageError("--tokens and --format raw decode one input, not a folder or list")
     if output is None:
         raise UsageError("missing the OUTPUT argument")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 
@@ -12,8 +14,8 @@ from snac_cli.cli.display import progress_bar
 from snac_cli.cli.reporting import say
 from snac_cli.errors import InputError, UsageError
 from snac_cli.settings import EncodeSettings, ModelSettings, RunSettings, TableSettings, TokenSettings
+from snac_cli.tables import KINDS
 
-TABLE_SUFFIXES = (".parquet", ".jsonl", ".ndjson", ".csv", ".tsv")
 AudioColumn = Annotated[
     str | None,
     typer.Option(metavar="NAME", help="A table's audio column: structs of bytes and path (Hugging Face Audio), "
@@ -32,7 +34,7 @@ def table_run(input: str, output: str | None) -> bool:
     """Whether these arguments encode a table: a .parquet output, or a table (or folder of Parquet) input."""
     if output is not None and output.lower().endswith(".parquet"):
         return True
-    if Path(input).suffix.lower() in TABLE_SUFFIXES and not Path(input).is_dir():
+    if Path(input).suffix.lower() in KINDS and not Path(input).is_dir():
         raise UsageError(f"{input} is a table: encode it into a table, OUTPUT.parquet")
     return False
 
@@ -48,8 +50,7 @@ def encode_table_command(
 
     if run.ray is not None:
         raise UsageError("--ray runs a table on Ray Data: not built yet (see the README)")
-    threaded = ModelSettings(model.name, model.device, model.precision, threads_per_job(run.jobs))
-    encoder = RowEncoder(settings, threaded, tokens, run.batch_seconds)
+    encoder = RowEncoder(settings, replace(model, threads=threads_per_job(run.jobs)), tokens, run.batch_seconds)
     report = encode_table(input, output, encoder, table, jobs=run.jobs, force=run.force,
                           progress=progress_bar(run.quiet))  # fmt: skip
     if not run.quiet:
@@ -63,9 +64,10 @@ def is_table(path: str) -> bool:
     return path.lower().rstrip("/").endswith(".parquet")
 
 
-def row_stream(path: str, row: str) -> io.BytesIO:
-    """A row of a table as a `.snac` file in memory, for decoding."""
+def row_input(path: str, row: str | None) -> contextlib.AbstractContextManager[BinaryIO]:
+    """A row of a table as a `.snac` file in memory, opened as `binary_input` opens a file, for decoding."""
     from snac_cli.format.container import to_bytes
     from snac_cli.tables.readback import row_snac
 
-    return io.BytesIO(to_bytes(row_snac(path, row)))
+    assert row is not None  # check_row said so
+    return contextlib.nullcontext(io.BytesIO(to_bytes(row_snac(path, row))))
