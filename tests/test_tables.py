@@ -214,3 +214,86 @@ def test_a_row_imports_as_the_snac_file_of_its_audio(tmp_path, model, dataset):
         original.original_sample_rate,
         original.gain,
     )
+
+
+def test_a_row_naming_a_fifo_fails_alone_instead_of_blocking_the_run(tmp_path, model, audio_file):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.wav")
+    good = audio_file("good.wav", seconds=0.4)
+    csv = tmp_path / "list.csv"
+    csv.write_text(f"path\npipe.wav\n{good.name}\n")
+    result = invoke("encode", csv, tmp_path / "out.parquet", "-m", model, "--audio-column", "path")
+    assert result.exit_code == INPUT, result.output
+    errors = pq.read_table(tmp_path / "out.parquet").column("error").to_pylist()
+    assert "not a regular file" in errors[0] and errors[1] is None
+
+
+def test_a_second_run_on_the_same_table_is_refused_while_the_first_writes(tmp_path, model, dataset):
+    from snac_cli.tables.parts import Parts
+
+    out = tmp_path / "out.parquet"
+    first = Parts(out, {"layout": 1}, force=False)
+    first.prepare()  # holds the table's lock, as a run at work does
+    try:
+        result = invoke("encode", dataset, out, "-m", model)
+        assert result.exit_code == OUTPUT and "another snac run is writing" in result.output
+    finally:
+        first.close()
+    assert invoke("encode", dataset, out, "-m", model).exit_code == INPUT  # free again: it runs (a row fails)
+
+
+def test_a_run_stopped_by_a_signal_leaves_whole_parts_and_resumes_to_the_same_table(tmp_path, model, dataset):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    whole, stopped = tmp_path / "whole.parquet", tmp_path / "stopped.parquet"
+    invoke("encode", dataset, whole, "-m", model, "--part-rows", "1")
+    command = [sys.executable, "-m", "snac_cli", "encode", str(dataset), str(stopped), "-m", str(model),
+               "--part-rows", "1"]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (stopped / "part-00001.parquet").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    if process.returncode != INPUT:  # it had not finished: stopped as Ctrl-C stops a run
+        assert process.returncode == 130 and len(stderr.strip().splitlines()) == 1, stderr
+        assert not (stopped / "_snac.json").exists()
+    assert [p.name for p in stopped.iterdir() if p.name.startswith(".")] == []  # no half-written part
+    assert invoke("encode", dataset, stopped, "-m", model, "--part-rows", "1").exit_code == INPUT
+    assert pq.read_table(stopped).equals(pq.read_table(whole))
+
+
+def test_forged_parts_and_rows_are_never_trusted(tmp_path, model, dataset):
+    out = tmp_path / "out.parquet"
+    invoke("encode", dataset, out, "-m", model, "--part-rows", "2")
+    whole = pq.read_table(out)
+    part = out / "part-00000.parquet"
+    table = pq.read_table(part)
+    meta = json.loads(table.schema.metadata[b"snac"])
+    pq.write_table(table.replace_schema_metadata({b"snac": json.dumps({**meta, "rows": 5})}), part)
+    (out / "_snac.json").unlink()
+    assert invoke("encode", dataset, out, "-m", model, "--part-rows", "2").exit_code == INPUT
+    assert pq.read_table(out).equals(whole)  # the part that lied about its rows was redone
+    forged = whole.set_column(whole.column_names.index("seconds"), "seconds", pa.array([float("inf")] * 6))
+    forged = forged.set_column(forged.column_names.index("error"), "error", pa.array([None] * 6, pa.string()))
+    for name in ("part-00001.parquet", "part-00002.parquet"):
+        (out / name).unlink()
+    pq.write_table(forged, out / "part-00000.parquet")
+    for args in (("--row", "0"), ("--row", "text=line 0"), ("--row", "codes_0=1")):
+        result = invoke("decode", out, *args, tmp_path / "x.wav", "-m", model)
+        assert result.exit_code in (INPUT, USAGE) and len(result.output.strip().splitlines()) == 1, result.output
+        assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_row_read_back_refuses_the_options_of_tokens_and_honours_raw(tmp_path, model, dataset):
+    out = tmp_path / "out.parquet"
+    invoke("encode", dataset, out, "-m", model)
+    result = invoke("import", out, tmp_path / "r.snac", "--row", "0", "--offsets", "position")
+    assert result.exit_code == USAGE and "--offsets" in result.output
+    assert invoke("decode", out, "--row", "0", "x.wav", "--jobs", "2").exit_code == USAGE
+    raw = invoke("decode", out, "--row", "0", "-", "--format", "raw")
+    assert raw.exit_code == OK and len(raw.stdout_bytes) > 0 and not raw.stdout_bytes.startswith(b"RIFF")

@@ -180,6 +180,14 @@ def probe_seconds(source: str | os.PathLike[str] | BinaryIO) -> float | None:
     return info.frames / info.samplerate if info.samplerate else None
 
 
+def is_regular(path: str | os.PathLike[str]) -> bool:
+    """A regular file (through symlinks): not a FIFO, socket or device, which could block a run or never end."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # missing or unreadable: the job itself reports why
+
+
 def check_input_path(path: Path, name: str) -> None:
     """An input path names something readable: every way it cannot be read is an input error, named so."""
     if not path.exists():

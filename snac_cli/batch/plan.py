@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePath
@@ -56,14 +55,6 @@ def find_inputs(root: Path, suffixes: tuple[str, ...], exclude: Path | None = No
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(folder) / d).resolve() != skip)
         found += [Path(folder) / f for f in sorted(files) if not f.startswith(".") and f.lower().endswith(suffixes)]
     return found
-
-
-def is_regular(path: Path) -> bool:
-    """A regular file (through symlinks): not a FIFO, socket or device, which could block a run or never end."""
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        return True  # missing or unreadable: the job itself reports why
 
 
 def read_list(lines: Iterable[bytes]) -> list[Path]:

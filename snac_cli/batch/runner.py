@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+from snac_cli.audio.reader import is_regular
 from snac_cli.batch.plan import (
     MANIFEST,
     Job,
@@ -16,7 +17,6 @@ from snac_cli.batch.plan import (
     collision,
     collisions,
     failed,
-    is_regular,
     plan,
     prepare_out_dir,
     sources_of,

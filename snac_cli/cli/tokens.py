@@ -106,6 +106,8 @@ def import_codes(
     if row is not None or is_table(input):
         if row is None:
             raise UsageError(f"{input} is a table: choose its row with --row N or --row COLUMN=VALUE")
+        o.refuse_unused(True, "tokens (a row's codes name their model and layout)", model=model != "24khz",
+                        offsets=offsets != Offsets.none, base=base != 0, template=template != "<snac_{}>")  # fmt: skip
         from snac_cli.tables.readback import row_snac
 
         write_snac(target, row_snac(input, row))

@@ -34,11 +34,12 @@ def part_meta(path: Path) -> dict[str, Any] | None:
     """A part's snac metadata, or None when it is no part of ours (or cannot be read: a part is written
     whole or not at all, but a disk can fail)."""
     try:
-        meta = pq.read_schema(path).metadata or {}
-        value = json.loads(meta[META_KEY])
-        return value if isinstance(value, dict) else None
+        footer = pq.read_metadata(path)
+        value = json.loads((footer.metadata or {})[META_KEY])
     except Exception:  # not Parquet, no metadata of ours, not JSON: not a part to keep
         return None
+    # what it says of its rows must be what it holds: a resumed run skips that many rows of the input
+    return value if isinstance(value, dict) and value.get("rows") == footer.num_rows else None
 
 
 def read_marker(folder: Path) -> dict[str, Any] | None:
@@ -94,7 +95,7 @@ class Parts:
                      and path.name == part_name(len(self.names)))  # fmt: skip
             if whole and meta is not None:
                 self.names.append(path.name)
-                self.rows += int(meta["rows"])
+                self.rows += meta["rows"]
             else:
                 path.unlink()
         return self.rows

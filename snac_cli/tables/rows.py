@@ -61,8 +61,8 @@ class RowEncoder:
         from snac_cli.codec.encoding import encode_clips
         from snac_cli.codec.models import load_model
 
-        results: list[Encoded | str | None] = [c.error for c in clips]
-        todo = [i for i, c in enumerate(clips) if c.error is None]
+        results: list[Encoded | str | None] = [c.error or irregular(c) for c in clips]
+        todo = [i for i, r in enumerate(results) if r is None]
         long = [i for i in todo if (probe_seconds(clips[i].source()) or 0.0) > LONG_SECONDS]
         for i in long:
             results[i] = self.streamed(clips[i])
@@ -99,6 +99,14 @@ class RowEncoder:
         codes = [c.astype(np.int32) for c in snac.codes]
         return Encoded(codes, tokens, snac.original_sample_rate, snac.original_channels, snac.original_length,
                        snac.gain)  # fmt: skip
+
+
+def irregular(clip: Clip) -> str | None:
+    """Why a row's path is not read: a FIFO could block the run for good, a device never end (a folder run
+    ignores them too). A missing path is left to the reader, which says so."""
+    from snac_cli.audio.reader import is_regular
+
+    return None if clip.path is None or is_regular(clip.path) else f"{clip.name}: not a regular file"
 
 
 def reason(error: BaseException, clip: Clip) -> str:
