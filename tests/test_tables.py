@@ -297,3 +297,31 @@ def test_a_row_read_back_refuses_the_options_of_tokens_and_honours_raw(tmp_path,
     assert invoke("decode", out, "--row", "0", "x.wav", "--jobs", "2").exit_code == USAGE
     raw = invoke("decode", out, "--row", "0", "-", "--format", "raw")
     assert raw.exit_code == OK and len(raw.stdout_bytes) > 0 and not raw.stdout_bytes.startswith(b"RIFF")
+
+
+def test_tables_and_rows_under_names_that_are_not_utf8(tmp_path, model, audio_file):
+    import os
+
+    good = audio_file("good.wav", seconds=0.4)
+    folder = os.fsencode(tmp_path) + b"/\xff"
+    os.mkdir(folder)
+    csv = folder + b"/list\xfe.csv"
+    with open(csv, "wb") as stream:
+        stream.write(f"path\n{good}\n".encode())
+    out = folder + b"/out\xfd.parquet"
+    result = invoke("encode", os.fsdecode(csv), os.fsdecode(out), "-m", model, "--audio-column", "path")
+    assert result.exit_code == OK, result.output
+    assert invoke("encode", os.fsdecode(csv), os.fsdecode(out), "-m", model, "--audio-column", "path").exit_code == OK
+    assert invoke("decode", os.fsdecode(out), "--row", "0", tmp_path / "x.wav").exit_code == OK
+    assert invoke("decode", os.fsdecode(out), "--row", "-1", tmp_path / "y.wav").exit_code == USAGE
+
+
+def test_a_manifest_keeps_the_columns_of_every_line_not_only_the_first(tmp_path, model, audio_file):
+    good = audio_file("good.wav", seconds=0.4)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('[1, 2]\n{"audio_filepath": "good.wav", "speaker": "a"}\n{"audio_filepath": "good.wav"}\n')
+    assert good.exists()
+    assert invoke("encode", manifest, tmp_path / "out.parquet", "-m", model).exit_code == INPUT
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("speaker").to_pylist() == [None, "a", None]
+    assert "not a JSON object" in table.column("error")[0].as_py() and table.column("error")[1].as_py() is None

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from snac_cli.errors import InputError, OutputError
 from snac_cli.files import atomic_output, partial_of, sweep_partials
+from snac_cli.tables.sources import parquet_file
 
 META_KEY = b"snac"  # the Parquet metadata entry of each part: the layout, the digest, the part's rows
 MARKER = "_snac.json"  # the finished table's layout, rows and parts
@@ -34,7 +35,8 @@ def part_meta(path: Path) -> dict[str, Any] | None:
     """A part's snac metadata, or None when it is no part of ours (or cannot be read: a part is written
     whole or not at all, but a disk can fail)."""
     try:
-        footer = pq.read_metadata(path)
+        with parquet_file(path) as part:
+            footer = part.metadata
         value = json.loads((footer.metadata or {})[META_KEY])
     except Exception:  # not Parquet, no metadata of ours, not JSON: not a part to keep
         return None

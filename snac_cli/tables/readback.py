@@ -9,53 +9,57 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from snac_cli import __version__
 from snac_cli.errors import InputError, UsageError, one_line
 from snac_cli.format.header import SnacFile
 from snac_cli.tables.columns import row_codes
 from snac_cli.tables.parts import table_layout
-from snac_cli.tables.sources import parquet_files
+from snac_cli.tables.sources import parquet_file, parquet_files
 
 
 def find_row(path: Path, row: str) -> dict[str, Any]:
-    """The row numbered `row` (from 0), or the first whose column has the value (`COLUMN=VALUE`), found by
-    reading that one column: the codes of the rows passed over are never read."""
+    """The row numbered `row` (from 0), or the first whose column has the value (`COLUMN=VALUE`). One part is
+    read at most, and for a value only its column: the codes of the rows passed over are never read."""
     files = parquet_files(path) if path.is_dir() else [path]
     try:
-        table = ds.dataset([str(f) for f in files], format="parquet")
-        return table.take([row_number(table, path, row)]).to_pylist()[0]
-    except pa.ArrowException as e:
+        file, index = row_place(files, path, row)
+        with parquet_file(file) as part:
+            return part.read().slice(index, 1).to_pylist()[0]
+    except (pa.ArrowException, OSError) as e:
         raise InputError(f"{path}: not a readable Parquet table ({one_line(e)})") from None
 
 
-def row_number(table: ds.Dataset, path: Path, row: str) -> int:
-    """Which row `--row` names: a number, checked against the table's rows, or the first COLUMN=VALUE."""
+def row_place(files: list[Path], path: Path, row: str) -> tuple[Path, int]:
+    """The file that holds the row `--row` names, and its index there: by number, or the first COLUMN=VALUE."""
     column, equals, value = row.partition("=")
+    number = None
     if not equals:
         try:
             number = int(row)
         except ValueError:
             raise UsageError(f"--row {row}: give a row number, or COLUMN=VALUE") from None
-        rows = table.count_rows()
-        if not 0 <= number < rows:
-            span = f"0 to {rows - 1:,}" if rows else "none"
-            raise UsageError(f"--row {number}: the table has {rows:,} rows ({span})")
-        return number
-    if column not in table.schema.names:
-        raise UsageError(f"--row {row}: no column {column!r} in {path}")
     seen = 0
-    for batch in table.to_batches(columns=[column]):
+    for file in files:
+        with parquet_file(file) as part:
+            if number is not None:
+                if 0 <= number - seen < part.metadata.num_rows:
+                    return file, number - seen
+                seen += part.metadata.num_rows
+                continue
+            if column not in part.schema_arrow.names:
+                raise UsageError(f"--row {row}: no column {column!r} in {path}")
+            values = part.read(columns=[column]).column(0)
         try:
-            text = pc.cast(batch.column(0), pa.string())
+            found = pc.index(pc.cast(values, pa.string()), value).as_py()
         except pa.ArrowException:
-            raise UsageError(f"--row {row}: column {column!r} holds {batch.schema.field(0).type}, not values to "
-                             "match") from None  # fmt: skip
-        found = pc.index(text, value).as_py()
+            raise UsageError(f"--row {row}: column {column!r} holds {values.type}, not values to match") from None
         if found >= 0:
-            return seen + found
-        seen += batch.num_rows
+            return file, found
+        seen += len(values)
+    if number is not None:
+        span = f"0 to {seen - 1:,}" if seen else "none"
+        raise UsageError(f"--row {number}: the table has {seen:,} rows ({span})")
     raise UsageError(f"--row {row}: no row has {column} = {value}")
 
 

@@ -14,12 +14,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from snac_cli.errors import UsageError
+from snac_cli.format.tokens import counted
 from snac_cli.progress import Progress, silent
 from snac_cli.settings import DEFAULT_MODEL, TableSettings
 from snac_cli.tables.columns import clashes, clips_of, output_table
 from snac_cli.tables.parts import Parts
 from snac_cli.tables.rows import RowEncoder
-from snac_cli.tables.sources import Table, open_table
+from snac_cli.tables.sources import Table, open_table, parquet_file
 
 PART_BYTES = 128 << 20  # input audio bytes per part at most (memory: a part's rows are held until written)
 CHUNK_ROWS = 32  # rows handed to a worker at once
@@ -37,7 +38,7 @@ class TableReport:
 
     def summary(self, output: str) -> str:
         resumed = self.rows - self.encoded
-        done = f"encoded {self.encoded:,} rows ({self.seconds / 3600:.2f} h of audio) in {self.elapsed:.1f} s"
+        done = f"encoded {counted(self.encoded, 'row')} ({self.seconds / 3600:.2f} h of audio) in {self.elapsed:.1f} s"
         rest = f", {resumed:,} already done" if resumed else ""
         failed = f", {self.failed:,} failed" if self.failed else ""
         return f"{done}{rest}{failed}: {output}"
@@ -159,10 +160,9 @@ def encoded(
 
 def earlier_failures(folder: Path, names: list[str]) -> Iterator[int]:
     """The failed rows of the parts a killed run left (counted again for the summary and the exit code)."""
-    import pyarrow.parquet as pq
-
     for name in names:
-        errors = pq.read_table(folder / name, columns=["error"]).column("error")
+        with parquet_file(folder / name) as part:
+            errors = part.read(columns=["error"]).column("error")
         yield len(errors) - errors.null_count
 
 

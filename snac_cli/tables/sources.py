@@ -5,6 +5,7 @@ any work, then read as Arrow record batches: never the whole table in memory (py
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,9 +47,9 @@ class Table:
         """Its rows in order, a record batch of at most READ_ROWS rows at a time."""
         for file in self.files:
             if self.kind == "parquet":
-                reader = pq.ParquetFile(file)
-                for batch in reader.iter_batches(batch_size=READ_ROWS):
-                    yield pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+                with parquet_file(file) as reader:
+                    for batch in reader.iter_batches(batch_size=READ_ROWS):
+                        yield pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
             elif self.kind == "csv":
                 yield from csv_reader(file, self.schema.names)
             else:
@@ -93,16 +94,23 @@ def parquet_schema(files: list[Path]) -> tuple[pa.Schema, int]:
     rows = 0
     for file in files:
         try:
-            footer = pq.ParquetFile(file)
+            with parquet_file(file) as footer:
+                own, count = footer.schema_arrow.remove_metadata(), footer.metadata.num_rows
         except (pa.ArrowException, OSError) as e:
             raise InputError(f"{file}: not a readable Parquet file ({one_line(e)})") from None
-        own = footer.schema_arrow.remove_metadata()
         if schema is not None and not own.equals(schema):
             raise InputError(f"{file}: its columns differ from {files[0]}'s: a table's files must share them")
         schema = own
-        rows += footer.metadata.num_rows
+        rows += count
     assert schema is not None
     return schema, rows
+
+
+@contextmanager
+def parquet_file(path: Path) -> Iterator[pq.ParquetFile]:
+    """A Parquet file, opened here: pyarrow takes only UTF-8 paths, and a name need not be."""
+    with open(path, "rb") as stream:
+        yield pq.ParquetFile(stream)
 
 
 def csv_options(file: Path, names: list[str] | None = None) -> dict[str, object]:
@@ -115,16 +123,17 @@ def csv_options(file: Path, names: list[str] | None = None) -> dict[str, object]
 
 def csv_reader(file: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
     """A CSV's rows in record batches of at most READ_ROWS."""
-    reader = pacsv.open_csv(file, **csv_options(file, names))
-    for batch in reader:
-        for start in range(0, batch.num_rows, READ_ROWS):
-            yield batch.slice(start, READ_ROWS)
+    with open(file, "rb") as stream:  # opened here: pyarrow takes only UTF-8 paths, and a name need not be
+        for batch in pacsv.open_csv(stream, **csv_options(file, names)):
+            for start in range(0, batch.num_rows, READ_ROWS):
+                yield batch.slice(start, READ_ROWS)
 
 
 def csv_schema(file: Path) -> tuple[pa.Schema, int]:
     """A CSV's columns (from its header) and rows, read through once: a malformed line fails here."""
     try:
-        names = pacsv.open_csv(file, **csv_options(file)).schema.names
+        with open(file, "rb") as stream:
+            names = pacsv.open_csv(stream, **csv_options(file)).schema.names
         rows = sum(batch.num_rows for batch in csv_reader(file, names))
     except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
         raise InputError(f"{file}: not a readable CSV ({one_line(e)})") from None
@@ -173,8 +182,9 @@ def manifest_schema(file: Path) -> tuple[pa.Schema, int]:
     rows = 0
     for chunk in manifest_chunks(file):
         rows += len(chunk)
+        keys = dict.fromkeys(k for record in chunk for k in record if k != ERROR)  # every line's, not the first's
         try:
-            schemas.append(pa.Table.from_pylist([{k: v for k, v in r.items() if k != ERROR} for r in chunk]).schema)
+            schemas.append(pa.Table.from_pydict({k: [r.get(k) for r in chunk] for k in keys}).schema)
         except (pa.ArrowException, OverflowError) as e:
             raise InputError(f"{file}: a column holds values of different types ({one_line(e)})") from None
     try:
