@@ -189,11 +189,13 @@ class workers:  # noqa: N801 (a context manager read as a phrase: `with workers(
         return lambda chunks: self.pool.map(self.encoder, chunks)
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
+        if self.pool is None:
+            return
+        if exc[0] is not None:  # stopped mid-run: the work in flight is not waited for. The executor has no
+            # public way to end busy workers before Python 3.14 (terminate_workers): its own table of them.
             for process in list(getattr(self.pool, "_processes", {}).values()):
-                if exc[0] is not None:
-                    process.terminate()  # stopped mid-run: the work in flight is not waited for
-            self.pool.shutdown(wait=True, cancel_futures=True)
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def ignore_sigint() -> None:
