@@ -22,7 +22,7 @@ ALLOWED = {
     "cli": {"codec", "batch", "tables", "serve", "engine", "audio", "format", "model"},
     "serve": {"codec", "audio", "format"},
     "batch": {"codec", "engine", "audio", "format", "model"},
-    "tables": {"codec", "audio", "format"},
+    "tables": {"codec", "batch", "audio", "format"},
     "codec": {"engine", "audio", "format", "model"},
     "engine": {"model"},
     "audio": set(),

@@ -325,3 +325,61 @@ def test_a_manifest_keeps_the_columns_of_every_line_not_only_the_first(tmp_path,
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.column("speaker").to_pylist() == [None, "a", None]
     assert "not a JSON object" in table.column("error")[0].as_py() and table.column("error")[1].as_py() is None
+
+
+def test_a_run_killed_after_its_last_part_but_before_its_marker_adds_no_rows(tmp_path, model, dataset):
+    out = tmp_path / "out.parquet"
+    invoke("encode", dataset, out, "-m", model, "--part-rows", "4")  # parts of 4 and 2 rows
+    whole = pq.read_table(out)
+    (out / "_snac.json").unlink()
+    assert invoke("encode", dataset, out, "-m", model, "--part-rows", "4").exit_code == INPUT
+    assert pq.read_table(out).equals(whole) and (out / "_snac.json").exists()
+
+
+def test_odd_audio_columns_fail_alone_or_are_refused_whole(tmp_path, model, audio_file):
+    good = str(audio_file("good.wav", seconds=0.4))
+    paths = tmp_path / "paths.parquet"
+    pq.write_table(pa.table({"audio": ["a\x00b.wav", good], "__snac_line_error__": ["mine", "mine too"]}), paths)
+    assert invoke("encode", paths, tmp_path / "p.parquet", "-m", model).exit_code == INPUT
+    table = pq.read_table(tmp_path / "p.parquet")
+    assert table.column("error")[0].as_py() is not None and table.column("error")[1].as_py() is None
+    assert table.column("__snac_line_error__").to_pylist() == ["mine", "mine too"]  # a column like any other
+    text = tmp_path / "text.parquet"
+    kind = pa.struct([("bytes", pa.string()), ("path", pa.string())])
+    pq.write_table(pa.table({"audio": pa.array([{"bytes": "x", "path": "y"}], kind)}), text)
+    result = invoke("encode", text, tmp_path / "t.parquet", "-m", model)
+    assert result.exit_code == INPUT and "not audio" in result.output
+
+
+def test_a_manifest_key_named_like_the_line_errors_is_a_column_like_any_other(tmp_path, model, audio_file):
+    audio_file("good.wav", seconds=0.4)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio_filepath": "good.wav", "__snac_line_error__": 5}\nnot json\n')
+    assert invoke("encode", manifest, tmp_path / "out.parquet", "-m", model).exit_code == INPUT
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("__snac_line_error__").to_pylist() == [5, None]
+    assert table.column("error")[0].as_py() is None and "not JSON" in table.column("error")[1].as_py()
+
+
+def test_a_forged_row_is_refused_by_import_as_by_decode(tmp_path, model, dataset):
+    out = tmp_path / "out.parquet"
+    invoke("encode", dataset, out, "-m", model, "--part-rows", "6")
+    part = out / "part-00000.parquet"
+    table = pq.read_table(part)
+    for name, value in (("seconds", 0.0), ("codes_0", [[["1"]]] * 6)):
+        column = pa.array([value] * 6) if name == "seconds" else pa.array(value)
+        pq.write_table(table.set_column(table.column_names.index(name), name, column), part)
+        for command in ("decode", "import"):
+            target = tmp_path / ("x.wav" if command == "decode" else "x.snac")
+            result = invoke(command, out, "--row", "0", target)
+            assert result.exit_code == INPUT and len(result.output.strip().splitlines()) == 1, result.output
+            assert not target.exists()
+    assert invoke("decode", out, "--row", "1_0", tmp_path / "x.wav").exit_code == USAGE
+
+
+def test_a_table_resumed_with_other_threads_is_redone(tmp_path, model, dataset):
+    out = tmp_path / "out.parquet"
+    invoke("encode", dataset, out, "-m", model, "--part-rows", "2")
+    (out / "_snac.json").unlink()
+    result = invoke("encode", dataset, out, "-m", model, "--part-rows", "2", "--jobs", "2")
+    assert result.exit_code == INPUT and "already done" not in result.output  # threads change float rounding

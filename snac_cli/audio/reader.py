@@ -184,8 +184,8 @@ def is_regular(path: str | os.PathLike[str]) -> bool:
     """A regular file (through symlinks): not a FIFO, socket or device, which could block a run or never end."""
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return True  # missing or unreadable: the job itself reports why
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return True  # missing, unreadable or unnameable: the job itself reports why
 
 
 def check_input_path(path: Path, name: str) -> None:

@@ -108,9 +108,12 @@ def import_codes(
             raise UsageError(f"{input} is a table: choose its row with --row N or --row COLUMN=VALUE")
         o.refuse_unused(True, "tokens (a row's codes name their model and layout)", model=model != "24khz",
                         offsets=offsets != Offsets.none, base=base != 0, template=template != "<snac_{}>")  # fmt: skip
+        from snac_cli.codec.models import frame_samples
         from snac_cli.tables.readback import row_snac
 
-        write_snac(target, row_snac(input, row))
+        snac = row_snac(input, row)
+        frame_samples(snac)  # its model and its length checked, as decoding checks them, before it is written
+        write_snac(target, snac)
         return
     with binary_input(input) as stream:
         data = stream.read()

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from snac_cli.tables.rows import Clip, Encoded
-from snac_cli.tables.sources import ERROR
+from snac_cli.tables.sources import line_errors
 
 ADDED = ("tokens", "seconds", "sample_rate", "channels", "gain", "error")  # after codes_0, codes_1, ...
 
@@ -18,9 +18,10 @@ def clips_of(batch: pa.RecordBatch | pa.Table, audio: str, base: Path, first_row
     """Each row's audio: a {bytes, path} struct as `datasets` writes its Audio feature (bytes in any format
     `snac encode` reads; a row without bytes reads its path, relative to `base`), a path, or bytes."""
     values = batch.column(audio).to_pylist()
-    line_errors = batch.column(ERROR).to_pylist() if ERROR in batch.schema.names else [None] * len(values)
+    errors = line_errors(batch.schema)
+    from_lines = batch.column(errors).to_pylist() if errors else [None] * len(values)
     clips = []
-    for offset, (value, line_error) in enumerate(zip(values, line_errors, strict=True)):
+    for offset, (value, line_error) in enumerate(zip(values, from_lines, strict=True)):
         row = f"row {first_row + offset:,}"
         data, path = (value.get("bytes"), value.get("path")) if isinstance(value, dict) else (None, value)
         if isinstance(path, bytes) and data is None:  # a column of bytes
@@ -70,7 +71,7 @@ def output_columns(scales: int) -> list[pa.Field]:
 
 def kept_columns(schema: pa.Schema, audio: str, keep_audio: bool) -> list[str]:
     """The input's columns the output keeps: all but the audio (unless kept)."""
-    return [n for n in schema.names if n != ERROR and (keep_audio or n != audio)]
+    return [n for n in schema.names if n != line_errors(schema) and (keep_audio or n != audio)]
 
 
 def clashes(schema: pa.Schema, audio: str, keep_audio: bool, scales: int) -> list[str]:
@@ -106,7 +107,13 @@ def row_codes(row: dict[str, object], scales: int) -> list[np.ndarray]:
         value = row.get(f"codes_{i}")
         if not isinstance(value, list) or not value:
             raise ValueError(f"its codes_{i} is {'missing' if value is None else 'empty'}")
-        codes.append(np.array(value, dtype=np.int64))
-        if codes[-1].ndim != 2:
+        try:
+            array = np.array(value)
+        except ValueError:  # ragged
+            array = np.array(None)
+        if array.ndim != 2:
             raise ValueError(f"its codes_{i} are not one list per channel of one length")
+        if array.size and not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"its codes_{i} are {array.dtype} values, not integers")
+        codes.append(array.astype(np.int64))
     return codes

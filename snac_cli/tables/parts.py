@@ -48,7 +48,7 @@ def read_marker(folder: Path) -> dict[str, Any] | None:
     """A finished table's `_snac.json`, or None."""
     try:
         value = json.loads((folder / MARKER).read_text())
-        return value if isinstance(value, dict) and "layout" in value else None
+        return value if isinstance(value, dict) and isinstance(value.get("layout"), dict) else None
     except (OSError, ValueError):
         return None
 

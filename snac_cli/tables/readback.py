@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from snac_cli import __version__
-from snac_cli.errors import InputError, UsageError, one_line
+from snac_cli.errors import ContainerError, InputError, UsageError, one_line
+from snac_cli.format.container import read_snac, to_bytes
 from snac_cli.format.header import SnacFile
 from snac_cli.tables.columns import row_codes
 from snac_cli.tables.parts import table_layout
@@ -35,10 +37,9 @@ def row_place(files: list[Path], path: Path, row: str) -> tuple[Path, int]:
     column, equals, value = row.partition("=")
     number = None
     if not equals:
-        try:
-            number = int(row)
-        except ValueError:
-            raise UsageError(f"--row {row}: give a row number, or COLUMN=VALUE") from None
+        if not re.fullmatch(r"-?[0-9]+", row):  # int() would take 1_0 and full-width digits too
+            raise UsageError(f"--row {row}: give a row number, or COLUMN=VALUE")
+        number = int(row)
     seen = 0
     for file in files:
         with parquet_file(file) as part:
@@ -77,16 +78,25 @@ def row_snac(path: str, row: str) -> SnacFile:
         model = layout["model"]
         strides = tuple(int(s) for s in model["vq_strides"])
         codes = row_codes(record, len(strides))
-        rate, seconds = int(record["sample_rate"]), float(record["seconds"])
+        rate, seconds = number(record, "sample_rate", int), number(record, "seconds", float)
+        gain = number(record, "gain", float)
+        if not math.isfinite(gain) or gain <= 0:
+            raise ValueError(f"a gain of {gain}")
         snac = SnacFile(
             model=str(model["name"]), fingerprint=str(model["fingerprint"]), sample_rate=int(model["sample_rate"]),
-            original_sample_rate=rate, original_channels=int(record["channels"]),
+            original_sample_rate=int(rate), original_channels=int(number(record, "channels", int)),
             channels=codes[0].shape[0], codebook_size=int(model["codebook_size"]), vq_strides=strides,
-            gain=float(record["gain"]), tool_version=__version__,
-            original_length=round(seconds * rate), codes=codes,
+            gain=gain, tool_version=__version__, original_length=round(seconds * rate), codes=codes,
         )  # fmt: skip
-    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        return read_snac(to_bytes(snac))  # what the format itself accepts, its header's bounds and the codes' ranges
+    except (KeyError, TypeError, ValueError, OverflowError, ContainerError) as e:
         raise InputError(f"{path}: row {row} is not a row snac wrote ({one_line(e)})") from None
-    if not math.isfinite(snac.gain) or snac.gain <= 0:
-        raise InputError(f"{path}: row {row} has a gain of {snac.gain}")
-    return snac
+
+
+def number(record: dict[str, Any], name: str, kind: type) -> float:
+    """A row's field of a number type (an integer for `int`), not text or a flag that would convert."""
+    value = record.get(name)
+    allowed = (int,) if kind is int else (int, float)
+    if type(value) is bool or not isinstance(value, allowed):
+        raise ValueError(f"its {name} is {str(value)[:40]!r}, not a number")
+    return value

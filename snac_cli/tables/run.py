@@ -4,7 +4,8 @@ the rest part by part (in this process or worker processes), mark the table comp
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from snac_cli.progress import Progress, silent
 from snac_cli.settings import DEFAULT_MODEL, TableSettings
 from snac_cli.tables.columns import clashes, clips_of, output_table
 from snac_cli.tables.parts import Parts
-from snac_cli.tables.rows import RowEncoder
+from snac_cli.tables.rows import Clip, Encoded, RowEncoder
 from snac_cli.tables.sources import Table, open_table, parquet_file
 
 PART_BYTES = 128 << 20  # input audio bytes per part at most (memory: a part's rows are held until written)
@@ -57,8 +58,10 @@ def layout(table: Table, encoder: RowEncoder, settings: TableSettings) -> dict[s
                   "codebook_size": header.codebook_size, "vq_strides": list(header.vq_strides)},
         "tokens": {"offsets": encoder.tokens.offsets.value, "base": encoder.tokens.base,
                    "order": [list(p) for p in frame_order(header.vq_strides)]},
+        # The threads too: their count changes float rounding, and so, rarely, a code whose nearest codebook
+        # entries are all but tied (seen with --jobs 1 against 2): a resumed run with others redoes the table.
         "encode": {"channels": encoder.settings.channels.value, "normalize": encoder.settings.normalize.value,
-                   "precision": encoder.model.precision.value},
+                   "precision": encoder.model.precision.value, "threads": encoder.model.threads},
         "table": {"audio_column": table.audio, "keep_audio": settings.keep_audio, "part_rows": settings.part_rows,
                   "part_bytes": PART_BYTES, "source": table.stamp()},
     }  # fmt: skip
@@ -93,7 +96,7 @@ def pieces(table: Table, part_rows: int, skip: int) -> Iterator[pa.Table]:
                 held, rows, size, start = [], 0, 0, i + 1
         if start < batch.num_rows:
             held.append(batch.slice(start))
-    if held and rows:
+    if held and rows and first >= skip:  # the last part, unless a killed run wrote it before its marker
         yield pa.Table.from_batches(held, schema=table.schema)
 
 
@@ -172,30 +175,28 @@ def same_or_inside(output: Path, data: Path) -> bool:
     return out == source or (source.is_dir() and source in out.parents)
 
 
-class workers:  # noqa: N801 (a context manager read as a phrase: `with workers(...) as run`)
+@contextmanager
+def workers(encoder: RowEncoder, jobs: int) -> Iterator[Callable[[list[list[Clip]]], Iterator[list[Encoded | str]]]]:
     """Runs the encoder on chunks of clips, in this process or in `jobs` worker processes, results in order."""
+    if jobs <= 1:
+        yield lambda chunks: (encoder(c) for c in chunks)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    def __init__(self, encoder: RowEncoder, jobs: int):
-        self.encoder, self.jobs = encoder, jobs
-        self.pool: Any = None
+    from snac_cli.batch.workers import spawning_without_sigpipe
 
-    def __enter__(self) -> Any:
-        if self.jobs <= 1:
-            return lambda chunks: (self.encoder(c) for c in chunks)
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        self.pool = ProcessPoolExecutor(self.jobs, multiprocessing.get_context("spawn"), initializer=ignore_sigint)
-        return lambda chunks: self.pool.map(self.encoder, chunks)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.pool is None:
-            return
-        if exc[0] is not None:  # stopped mid-run: the work in flight is not waited for. The executor has no
+    with spawning_without_sigpipe():  # as a folder run's: a dead worker's pipe is an error, not the run's end
+        pool = ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"), initializer=ignore_sigint)
+        try:
+            yield lambda chunks: pool.map(encoder, chunks)
+        except BaseException:  # stopped mid-run: the work in flight is not waited for. The executor has no
             # public way to end busy workers before Python 3.14 (terminate_workers): its own table of them.
-            for process in list(getattr(self.pool, "_processes", {}).values()):
+            for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def ignore_sigint() -> None:

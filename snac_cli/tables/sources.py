@@ -160,14 +160,21 @@ def manifest_records(file: Path) -> Iterator[dict[str, object] | str]:
         raise InputError(f"{file}: cannot read ({e.strerror or e})") from None
 
 
-ERROR = "__snac_line_error__"  # a manifest line's own error, carried to its row's `error` (never an output column)
+# A manifest line's own error travels to its row's `error` in a column of its own, marked as such and named
+# apart from every key of the manifest: never one of the table's columns, never an output column.
+LINE_ERRORS = {b"snac": b"line errors"}
 
 
-def manifest_chunks(file: Path) -> Iterator[list[dict[str, object]]]:
-    """A manifest's records, MANIFEST_LINES at a time; a bad line as a record holding only its error."""
-    chunk: list[dict[str, object]] = []
+def line_errors(schema: pa.Schema) -> str | None:
+    """The column that carries a manifest's line errors, if the table has one."""
+    return next((f.name for f in schema if f.metadata == LINE_ERRORS), None)
+
+
+def manifest_chunks(file: Path) -> Iterator[list[dict[str, object] | str]]:
+    """A manifest's records, MANIFEST_LINES at a time; a bad line as its error."""
+    chunk: list[dict[str, object] | str] = []
     for record in manifest_records(file):
-        chunk.append({ERROR: record} if isinstance(record, str) else record)
+        chunk.append(record)
         if len(chunk) == MANIFEST_LINES:
             yield chunk
             chunk = []
@@ -182,9 +189,10 @@ def manifest_schema(file: Path) -> tuple[pa.Schema, int]:
     rows = 0
     for chunk in manifest_chunks(file):
         rows += len(chunk)
-        keys = dict.fromkeys(k for record in chunk for k in record if k != ERROR)  # every line's, not the first's
+        records = [r for r in chunk if isinstance(r, dict)]
+        keys = dict.fromkeys(k for record in records for k in record)  # every line's, not the first's
         try:
-            schemas.append(pa.Table.from_pydict({k: [r.get(k) for r in chunk] for k in keys}).schema)
+            schemas.append(pa.Table.from_pydict({k: [r.get(k) for r in records] for k in keys}).schema)
         except (pa.ArrowException, OverflowError) as e:
             raise InputError(f"{file}: a column holds values of different types ({one_line(e)})") from None
     try:
@@ -193,19 +201,24 @@ def manifest_schema(file: Path) -> tuple[pa.Schema, int]:
         raise InputError(f"{file}: a column holds values of different types ({one_line(e)})") from None
     if rows == 0:
         raise InputError(f"{file}: no records in the manifest")
-    return schema.append(pa.field(ERROR, pa.string())), rows
+    name = "__snac_line_error__"
+    while name in schema.names:
+        name += "_"
+    return schema.append(pa.field(name, pa.string(), metadata=LINE_ERRORS)), rows
 
 
 def manifest_batches(file: Path, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """A manifest's rows as record batches of its unified columns."""
+    """A manifest's rows as record batches of its unified columns, each bad line's error in its own column."""
+    errors = line_errors(schema)
     for chunk in manifest_chunks(file):
-        for start in range(0, len(chunk), READ_ROWS):
-            yield pa.RecordBatch.from_pylist(chunk[start : start + READ_ROWS], schema=schema)
+        rows = [{errors: r} if isinstance(r, str) else r for r in chunk]
+        for start in range(0, len(rows), READ_ROWS):
+            yield pa.RecordBatch.from_pylist(rows[start : start + READ_ROWS], schema=schema)
 
 
 def audio_of(schema: pa.Schema, column: str | None, data: str) -> str:
     """The audio column, named or found, checked to hold audio: {bytes, path} structs, paths, or bytes."""
-    names = [n for n in schema.names if n != ERROR]
+    names = [n for n in schema.names if n != line_errors(schema)]
     name = column or next((c for c in AUDIO_COLUMNS if c in names), None)
     if name is None or name not in names:
         wanted = f"no column {column!r}" if column else f"no {' or '.join(AUDIO_COLUMNS)} column"
@@ -213,8 +226,8 @@ def audio_of(schema: pa.Schema, column: str | None, data: str) -> str:
     kind = schema.field(name).type
     if pa.types.is_struct(kind):
         fields = {kind.field(i).name: kind.field(i).type for i in range(kind.num_fields)}
-        good = ("bytes" in fields and is_binary(fields["bytes"])) or ("path" in fields and is_text(fields["path"]))
-        if good and all(is_binary(t) or is_text(t) or pa.types.is_null(t) for t in fields.values()):
+        audio = {"bytes": is_binary, "path": is_text}  # datasets' Audio feature; other fields are left alone
+        if audio.keys() & fields and all(check(fields[f]) for f, check in audio.items() if f in fields):
             return name
     elif is_text(kind) or is_binary(kind):
         return name
