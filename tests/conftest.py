@@ -89,3 +89,12 @@ def loaded(checkpoint):
         return models[name]
 
     return get
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """A Parquet table in the Hugging Face Audio layout (tests/helpers/tables.py): 6 rows, row 2 path-only,
+    row 4 not audio."""
+    from tests.helpers.tables import write_dataset
+
+    return write_dataset(tmp_path)

@@ -3,7 +3,6 @@ manifests and CSV; the output's rows, columns, codes and tokens; bad tables and 
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -14,38 +13,7 @@ import soundfile as sf
 
 from snac_cli.format.container import read_snac
 from tests.helpers.cli import INPUT, OK, OUTPUT, USAGE, invoke
-from tests.helpers.signals import speech_like
-
-RATES = (16000, 22050, 24000)
-
-
-def clip_bytes(rate: int, seconds: float, seed: int, fmt: str = "WAV") -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, speech_like(rate, int(rate * seconds), seed=seed), rate, format=fmt)
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def dataset(tmp_path):
-    """A Parquet table as `datasets` exports one: audio {bytes, path} (one row path-only, its file beside the
-    table), text, speaker, id; one row's bytes are not audio."""
-    (tmp_path / "clips").mkdir()
-    rows = []
-    for i in range(6):
-        rate = RATES[i % len(RATES)]
-        data = clip_bytes(rate, 0.3 + 0.1 * i, seed=i, fmt="FLAC" if i % 2 else "WAV")
-        audio = {"bytes": data, "path": f"clip{i}.wav"}
-        if i == 2:  # path-only: read from the file, relative to the table's folder
-            (tmp_path / "clips" / "two.wav").write_bytes(data)
-            audio = {"bytes": None, "path": "clips/two.wav"}
-        if i == 4:
-            audio = {"bytes": b"not audio at all", "path": "bad.wav"}
-        rows.append({"audio": audio, "text": f"line {i}", "speaker": f"s{i % 2}", "id": 100 + i})
-    schema = pa.schema([("audio", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-                        ("text", pa.string()), ("speaker", pa.string()), ("id", pa.int64())])  # fmt: skip
-    path = tmp_path / "train.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, row_group_size=4)
-    return path
+from tests.helpers.tables import RATES
 
 
 def encoded_alone(tmp_path, model, data: bytes, *extra) -> list[np.ndarray]:

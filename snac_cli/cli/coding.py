@@ -53,7 +53,7 @@ AUDIO = (
 AUDIO_OUTPUT = "Audio file (.wav, .flac, .ogg, ...), - for WAV on stdout, or a folder."
 SNAC_INPUT = ".snac file, - for stdin, or a folder of them (with --tokens: token text, .npy or .jsonl)."
 SNAC_OUTPUT = ".snac file to write, - for stdout, a folder (for a folder or list), or OUT.parquet (for a table)."
-RAY = "Run a folder or list on Ray Data: --ray for a local Ray, --ray=ADDRESS for a cluster (needs snac-cli[ray])."
+RAY = "Run a folder, list or table on Ray Data: --ray for a local Ray, --ray=ADDRESS for a cluster (snac-cli[ray])."
 BATCH = (
     "Audio per forward pass when a folder's short clips are batched (0: one clip at a time) "
     "[default: one inference window's worth]."
@@ -119,7 +119,7 @@ def encode(
         run_folder(task, input=folder, output=target, files_from=files_from, run=run)
         return
     if ray is not None:
-        raise UsageError("--ray runs a folder or a list of files (--files-from)")
+        raise UsageError("--ray runs a folder, a list of files (--files-from) or a table")
     from snac_cli.codec.encoding import encode_file
 
     check_output(target, force, input)

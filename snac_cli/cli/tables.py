@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -48,10 +49,11 @@ def encode_table_command(
     from snac_cli.tables.rows import RowEncoder
     from snac_cli.tables.run import encode_table
 
-    if run.ray is not None:
-        raise UsageError("--ray runs a table on Ray Data: not built yet (see the README)")
-    encoder = RowEncoder(settings, replace(model, threads=threads_per_job(run.jobs)), tokens, run.batch_seconds)
-    report = encode_table(input, output, encoder, table, jobs=run.jobs, force=run.force,
+    # A Ray worker runs as many threads as a local run would, whatever its node has: thread counts change
+    # float rounding, and so, rarely, a code (the threads are in the table's layout).
+    threads = (model.threads or os.cpu_count() or 1) if run.ray is not None else threads_per_job(run.jobs)
+    encoder = RowEncoder(settings, replace(model, threads=threads), tokens, run.batch_seconds)
+    report = encode_table(input, output, encoder, table, jobs=run.jobs, ray=run.ray, force=run.force,
                           progress=progress_bar(run.quiet))  # fmt: skip
     if not run.quiet:
         say(report.summary(output))

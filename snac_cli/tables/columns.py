@@ -3,6 +3,7 @@ the output adds, and a row of an output read back as a `.snac` file's codes. Num
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,16 @@ from snac_cli.tables.sources import line_errors
 ADDED = ("tokens", "seconds", "sample_rate", "channels", "gain", "error")  # after codes_0, codes_1, ...
 
 
-def clips_of(batch: pa.RecordBatch | pa.Table, audio: str, base: Path, first_row: int) -> list[Clip]:
+def clips_of(batch: pa.RecordBatch | pa.Table, audio: str, base: Path, numbers: Sequence[int]) -> list[Clip]:
     """Each row's audio: a {bytes, path} struct as `datasets` writes its Audio feature (bytes in any format
-    `snac encode` reads; a row without bytes reads its path, relative to `base`), a path, or bytes."""
+    `snac encode` reads; a row without bytes reads its path, relative to `base`), a path, or bytes. `numbers`
+    are the rows' numbers in the table, which name them in errors."""
     values = batch.column(audio).to_pylist()
     errors = line_errors(batch.schema)
     from_lines = batch.column(errors).to_pylist() if errors else [None] * len(values)
     clips = []
-    for offset, (value, line_error) in enumerate(zip(values, from_lines, strict=True)):
-        row = f"row {first_row + offset:,}"
+    for number, value, line_error in zip(numbers, values, from_lines, strict=True):
+        row = f"row {number:,}"
         data, path = (value.get("bytes"), value.get("path")) if isinstance(value, dict) else (None, value)
         if isinstance(path, bytes) and data is None:  # a column of bytes
             data, path = path, None

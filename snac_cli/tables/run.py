@@ -4,11 +4,11 @@ the rest part by part (in this process or worker processes), mark the table comp
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +25,7 @@ from snac_cli.tables.sources import Table, open_table, parquet_file
 
 PART_BYTES = 128 << 20  # input audio bytes per part at most (memory: a part's rows are held until written)
 CHUNK_ROWS = 32  # rows handed to a worker at once
+Batch = TypeVar("Batch", pa.RecordBatch, pa.Table)
 
 
 @dataclass
@@ -78,26 +79,35 @@ def audio_bytes(batch: pa.RecordBatch, audio: str) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.binary_length(column), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def pieces(table: Table, part_rows: int, skip: int) -> Iterator[pa.Table]:
-    """The input in parts of at most `part_rows` rows and PART_BYTES of audio, the same parts on every run
-    (a resumed run reads from the start, encoding only from row `skip`, a part's first row)."""
-    held: list[pa.RecordBatch] = []
-    rows = size = first = 0
-    for batch in table.batches():
-        sizes = audio_bytes(batch, table.audio)
+def cut(batches: Iterable[Batch], sizes: Callable[[Batch], np.ndarray], part_rows: int) -> Iterator[list[Batch]]:
+    """Batches of rows regrouped into parts, as slices: a part ends at `part_rows` rows, or once it holds
+    PART_BYTES of input audio (`sizes`: each row's bytes). Every run cuts by this rule, from the table's first
+    row or from a part's, so a run resumed any way (locally, on Ray) finds the parts it left."""
+    held: list[Batch] = []
+    rows = size = 0
+    for batch in batches:
+        sizes_of = sizes(batch)
         start = 0
         for i in range(batch.num_rows):
-            rows, size = rows + 1, size + int(sizes[i])
+            rows, size = rows + 1, size + int(sizes_of[i])
             if rows == part_rows or size >= PART_BYTES:
                 held.append(batch.slice(start, i + 1 - start))
-                if first >= skip:
-                    yield pa.Table.from_batches(held, schema=table.schema)
-                first += rows
+                yield held
                 held, rows, size, start = [], 0, 0, i + 1
         if start < batch.num_rows:
             held.append(batch.slice(start))
-    if held and rows and first >= skip:  # the last part, unless a killed run wrote it before its marker
-        yield pa.Table.from_batches(held, schema=table.schema)
+    if held:
+        yield held
+
+
+def pieces(table: Table, part_rows: int, skip: int) -> Iterator[pa.Table]:
+    """The input in parts, the same parts on every run (a resumed run reads from the start, encoding only
+    from row `skip`, a part's first row; the last part too, unless a killed run wrote it before its marker)."""
+    first = 0
+    for held in cut(table.batches(), lambda batch: audio_bytes(batch, table.audio), part_rows):
+        if first >= skip:
+            yield pa.Table.from_batches(held, schema=table.schema)
+        first += sum(batch.num_rows for batch in held)
 
 
 def encode_table(
@@ -107,11 +117,13 @@ def encode_table(
     settings: TableSettings = TableSettings(),
     *,
     jobs: int = 1,
+    ray: str | None = None,
     force: bool = False,
     progress: Progress = silent,
 ) -> TableReport:
     """Encode every row of the table DATA into the table `output` (a folder of Parquet parts): its columns
-    kept, the codes and tokens of each row's audio added, a row that fails saying why in `error`."""
+    kept, the codes and tokens of each row's audio added, a row that fails saying why in `error`. The rows
+    are encoded here or by `jobs` worker processes, or on Ray Data (`ray`: "local", or a cluster's address)."""
     started = time.perf_counter()
     table = open_table(data, settings.audio_column)
     if same_or_inside(Path(output), table.path):
@@ -126,39 +138,50 @@ def encode_table(
     if finished is not None:
         return TableReport(table.rows, 0, int(finished.get("failed", 0)), 0.0, time.perf_counter() - started)
     try:
-        return encoded(table, parts, encoder, settings, jobs=jobs, progress=progress, started=started)
+        done = parts.prepare()
+        failed, seconds = sum(earlier_failures(parts.folder, list(parts.names))), 0.0
+        with progress("encoding", table.rows, "rows") as advance:
+            advance(done)
+            if ray is None:
+                made = local_parts(table, encoder, settings, done, scales=scales, jobs=jobs, advance=advance)
+            else:
+                from snac_cli.tables.ray_data import ray_parts
+
+                made = ray_parts(table, encoder, settings, done, scales=scales, address=ray, concurrency=jobs,
+                                 advance=advance)  # fmt: skip
+            with closing(made):  # however the loop ends, the workers are stopped
+                for part in made:
+                    parts.write(part)
+                    failed += part.num_rows - part.column("error").null_count
+                    seconds += pc.sum(part.column("seconds")).as_py() or 0.0
+        if not parts.names:  # an empty table is still a table, with its columns, that readers can open
+            parts.write(output_table(table.schema.empty_table(), [], audio=table.audio,
+                                     keep_audio=settings.keep_audio, scales=scales))  # fmt: skip
+        parts.finish(failed)
     finally:
         parts.close()
+    return TableReport(table.rows, table.rows - done, failed, seconds, time.perf_counter() - started)
 
 
-def encoded(
-    table: Table, parts: Parts, encoder: RowEncoder, settings: TableSettings, *, jobs: int, progress: Progress,
-    started: float,
-) -> TableReport:  # fmt: skip
-    """encode_table's work: the parts not yet written, then the marker."""
-    done = parts.prepare()
-    failed = float(sum(earlier_failures(parts.folder, list(parts.names))))
-    seconds = 0.0
-    scales = len(parts.layout["model"]["vq_strides"])
-    with progress("encoding", table.rows, "rows") as advance, workers(encoder, jobs) as run:
-        advance(done)
+def local_parts(
+    table: Table, encoder: RowEncoder, settings: TableSettings, done: int, *, scales: int, jobs: int,
+    advance: Callable[[int], None],
+) -> Generator[pa.Table, None, None]:  # fmt: skip
+    """The output parts after row `done`, encoded in this process or in `jobs` worker processes."""
+    first = done
+    with workers(encoder, jobs) as run:
         for piece in pieces(table, settings.part_rows, done):
-            first = parts.rows
-            chunks = [piece.slice(i, CHUNK_ROWS) for i in range(0, piece.num_rows, CHUNK_ROWS)]
-            clips = [clips_of(c, table.audio, table.base, first + i * CHUNK_ROWS) for i, c in enumerate(chunks)]
+            starts = range(first, first + piece.num_rows, CHUNK_ROWS)
+            chunks = [piece.slice(start - first, CHUNK_ROWS) for start in starts]
+            clips = [clips_of(chunk, table.audio, table.base, range(start, start + chunk.num_rows))
+                     for start, chunk in zip(starts, chunks, strict=True)]  # fmt: skip
             outputs = []
             for chunk, results in zip(chunks, run(clips), strict=True):
                 outputs.append(output_table(chunk, results, audio=table.audio, keep_audio=settings.keep_audio,
                                             scales=scales))  # fmt: skip
-                failed += sum(isinstance(r, str) for r in results)
-                seconds += sum(r.seconds for r in results if not isinstance(r, str))
                 advance(chunk.num_rows)
-            parts.write(pa.concat_tables(outputs))
-    if not parts.names:  # an empty table is still a table, with its columns, that readers can open
-        empty = table.schema.empty_table()
-        parts.write(output_table(empty, [], audio=table.audio, keep_audio=settings.keep_audio, scales=scales))
-    parts.finish(int(failed))
-    return TableReport(table.rows, table.rows - done, int(failed), seconds, time.perf_counter() - started)
+            first += piece.num_rows
+            yield pa.concat_tables(outputs)
 
 
 def earlier_failures(folder: Path, names: list[str]) -> Iterator[int]:
