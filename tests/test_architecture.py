@@ -19,18 +19,20 @@ TOP = {"snac_cli", "snac_cli.__main__"}  # the package's face: it may name anyth
 LEAVES = {"snac_cli.errors", "snac_cli.files", "snac_cli.naming", "snac_cli.settings", "snac_cli.progress"}
 # layer -> the layers it may import (besides itself and the leaves)
 ALLOWED = {
-    "cli": {"codec", "batch", "tables", "serve", "engine", "audio", "format", "model"},
+    "cli": {"codec", "batch", "tables", "serve", "export", "runtime", "engine", "audio", "format", "model"},
     "serve": {"codec", "audio", "format"},
     "batch": {"codec", "engine", "audio", "format", "model"},
     "tables": {"codec", "batch", "audio", "format"},
+    "export": {"codec", "runtime", "model"},  # ONNX models of the PyTorch model, checked with the runtime
     "codec": {"engine", "audio", "format", "model"},
     "engine": {"model"},
+    "runtime": {"audio", "format"},  # ONNX models run by onnxruntime, with numpy alone
     "audio": set(),
     "format": set(),
     "model": set(),
 }
 HEAVY = ("torch", "einops", "safetensors", "huggingface_hub", "ray")
-TORCH_FREE = {"audio", "format"}  # so that `snac info` and the folder planning never load torch
+TORCH_FREE = {"audio", "format", "runtime"}  # `snac info`, the folder planning and ONNX models never load torch
 
 
 def module_name(path: Path, package: Path = PACKAGE) -> str:

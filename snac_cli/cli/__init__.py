@@ -5,7 +5,7 @@ Heavy modules (torch, the model) load inside the library calls that need them, s
 `snac info` answer at once.
 """
 
-from snac_cli.cli import coding, editing, serving, tokens  # noqa: F401 - each registers its commands on the app
+from snac_cli.cli import coding, editing, portable, serving, tokens  # noqa: F401 - each registers its commands on the app
 from snac_cli.cli.app import app, main
 
 __all__ = ["app", "main"]

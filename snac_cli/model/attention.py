@@ -41,10 +41,11 @@ class LocalMHA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, T) with T a multiple of the window size."""
         h = self.norm(x.transpose(1, 2))  # (B, T, C)
+        # Windows as batch items, (B W, H, n, D): the 4-D attention that every exporter (ONNX) takes.
         q, k, v = (
-            rearrange(t, "b (w n) (h d) -> b h w n d", n=self.window_size, h=self.heads)
+            rearrange(t, "b (w n) (h d) -> (b w) h n d", n=self.window_size, h=self.heads)
             for t in self.to_qkv(h).chunk(3, dim=-1)
         )
-        out = F.scaled_dot_product_attention(self.rel_pos(q), self.rel_pos(k), v)  # (B, H, W, n, D)
-        out = rearrange(out, "b h w n d -> b (w n) (h d)")
+        out = F.scaled_dot_product_attention(self.rel_pos(q), self.rel_pos(k), v)  # (B W, H, n, D)
+        out = rearrange(out, "(b w) h n d -> b (w n) (h d)", b=x.shape[0])
         return self.to_out(out).transpose(1, 2) + x

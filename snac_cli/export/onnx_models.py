@@ -1,0 +1,144 @@
+"""`snac onnx`: a SNAC model written as ONNX models (encoder, decoder) with a config.json that documents
+them, checked with onnxruntime against PyTorch before the folder appears (written whole or not at all)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from snac_cli.errors import ModelError, OutputError, UsageError, one_line
+from snac_cli.export.graphs import DecoderGraph, EncoderGraph, latent_unit, noise_rates
+from snac_cli.model import SNAC
+from snac_cli.runtime.onnx_model import CONFIG, FORMAT, VERSION, OnnxModel
+
+OPSET = 18
+TOLERANCE = 1e-4  # decoded audio, ONNX against PyTorch, the same noise (measured: under 1e-6 on the tiny model)
+CHECK_UNITS = (3, 7)  # padding units of audio the check runs (two lengths: the graphs must not be fixed)
+
+
+def export_onnx(model: SNAC, name: str, folder: Path, *, force: bool = False) -> dict[str, Any]:
+    """Write `model` (named `name`) as ONNX models into `folder`; returns its config.json."""
+    try:
+        import onnxscript  # noqa: F401  # torch.onnx's exporter needs it, and onnx
+    except ImportError:
+        raise UsageError("snac onnx needs the ONNX exporter: pip install 'snac-cli[onnx-export]'") from None
+    if folder.exists() and not force:
+        raise OutputError(f"{folder}: exists (use --force to replace it)")
+    model = model.float().eval()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{folder.name}.", dir=folder.parent) as tmp:
+        staging = Path(tmp) / "models"
+        staging.mkdir()
+        config = describe(model, name)
+        with torch.no_grad():
+            export_encoder(model, staging / config["graphs"]["encoder"]["file"])
+            export_decoder(model, staging / config["graphs"]["decoder"]["file"])
+        (staging / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+        check(model, staging)
+        if folder.exists():
+            shutil.rmtree(folder) if folder.is_dir() and not folder.is_symlink() else folder.unlink()
+        staging.rename(folder)
+    return config
+
+
+def export_encoder(model: SNAC, path: Path) -> None:
+    unit = model.config.pad_unit
+    audio = torch.randn(2, 1, 3 * unit) * 0.1
+    samples = torch.export.Dim("units", min=1, max=1 << 20) * unit
+    shapes = {"audio": {0: torch.export.Dim("batch", min=1, max=1 << 16), 2: samples}}
+    exported(EncoderGraph(model).eval(), (audio,), path, ["audio"], codes_names(model), shapes)
+
+
+def export_decoder(model: SNAC, path: Path) -> None:
+    unit, strides, rates = latent_unit(model), model.vq_strides, noise_rates(model)
+    codes = [torch.randint(0, model.config.codebook_size, (2, 3 * unit // s)) for s in strides]
+    noise = [torch.randn(2, 1, 3 * unit * r) for r in rates]
+    units, batch = torch.export.Dim("units", min=1, max=1 << 20), torch.export.Dim("batch", min=1, max=1 << 16)
+    shapes = [{0: batch, 1: units * (unit // s)} for s in strides]
+    shapes += [{0: batch, 2: torch.export.Dim(f"noise_{k}", min=1, max=1 << 31)} for k in range(len(rates))]
+    names = codes_names(model) + [f"noise_{k}" for k in range(len(rates))]
+    exported(DecoderGraph(model).eval(), (*codes, *noise), path, names, ["audio"], (tuple(shapes),))
+
+
+def exported(
+    graph: torch.nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], shapes: Any
+) -> None:
+    """One graph through torch.onnx's exporter (torch.export), its weights inside the file."""
+    import contextlib
+    import io
+    import logging
+    import warnings
+
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed", and the like
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # its steps, its notes
+            warnings.simplefilter("ignore")
+            torch.onnx.export(graph, args, str(path), dynamo=True, opset_version=OPSET, input_names=inputs,
+                              output_names=outputs, dynamic_shapes=shapes, external_data=False)  # fmt: skip
+    except Exception as e:  # the exporter's errors run to pages: their first line
+        raise ModelError(f"this model does not export to ONNX: {one_line(e)[:300]}") from None
+
+
+def codes_names(model: SNAC) -> list[str]:
+    return [f"codes_{i}" for i in range(len(model.vq_strides))]
+
+
+def describe(model: SNAC, name: str) -> dict[str, Any]:
+    """config.json: the SNAC config, the facts a runtime needs, each graph's inputs and outputs."""
+    c = model.config
+    rates = noise_rates(model)
+    codes = {f"codes_{i}": {"dtype": "int64", "shape": ["batch", f"n / {s}"]} for i, s in enumerate(c.vq_strides)}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": {"name": name, "fingerprint": c.fingerprint(), "config": c.to_dict()},
+        "facts": {"sampling_rate": c.sampling_rate, "hop_length": c.hop_length, "pad_unit": c.pad_unit,
+                  "latent_unit": latent_unit(model), "vq_strides": list(c.vq_strides),
+                  "codebook_size": c.codebook_size, "noise_rates": rates},
+        "graphs": {
+            "encoder": {
+                "file": "encoder.onnx",
+                "inputs": {"audio": {"dtype": "float32", "shape": ["batch", 1, "samples"],
+                                     "note": "mono audio at sampling_rate; samples a multiple of pad_unit"}},
+                "outputs": codes,
+            },
+            "decoder": {
+                "file": "decoder.onnx",
+                "inputs": {**codes, **{f"noise_{k}": {"dtype": "float32", "shape": ["batch", 1, f"n * {r}"]}
+                                       for k, r in enumerate(rates)}},
+                "outputs": {"audio": {"dtype": "float32", "shape": ["batch", 1, "n * hop_length"]}},
+                "note": "n (latent steps) a multiple of latent_unit; noise_k is noise layer k's positional "
+                        "noise (snac_cli/runtime/noise.py), drawn as snac decode --seed draws it",
+            },
+        },
+    }  # fmt: skip
+
+
+def check(model: SNAC, folder: Path) -> None:
+    """The written graphs, run by onnxruntime, must give PyTorch's codes and (the same noise) its audio."""
+    runtime = OnnxModel(folder)
+    rng = np.random.default_rng(0)
+    for units in CHECK_UNITS:
+        t = np.arange(units * model.config.pad_unit) / model.sampling_rate
+        audio = (0.3 * np.sin(2 * np.pi * 220 * t * (1 + t)) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+        x = torch.from_numpy(audio)[None, None]
+        with torch.no_grad():
+            expected = [c.numpy() for c in EncoderGraph(model)(x)]
+        codes = runtime.encode(audio[None, None])
+        same = np.mean([np.mean(a == b) for a, b in zip(codes, expected, strict=True)])
+        if same < 1.0:
+            raise ModelError(f"the ONNX encoder gives other codes than PyTorch's ({same:.2%} equal): nothing written")
+        noise = [torch.from_numpy(n) for n in runtime.noise(codes)]
+        with torch.no_grad():
+            audio_expected = DecoderGraph(model)(*(torch.from_numpy(c) for c in codes), *noise).numpy()
+        error = float(np.abs(runtime.decode(codes) - audio_expected).max())
+        if not error <= TOLERANCE:
+            raise ModelError(
+                f"the ONNX decoder's audio is {error:.2g} from PyTorch's (at most {TOLERANCE}): nothing written"
+            )

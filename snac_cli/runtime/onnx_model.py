@@ -1,0 +1,116 @@
+"""A folder of ONNX models that `snac onnx` wrote, run by onnxruntime: checked whole when it is opened (its
+config.json, each graph's file, each graph's inputs and outputs against what config.json says), then
+encoding audio to codes and decoding codes to audio, with numpy alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snac_cli.errors import ModelError, UsageError, one_line
+from snac_cli.runtime.noise import positional_noise
+
+CONFIG = "config.json"
+FORMAT = "snac-onnx"
+VERSION = 1
+
+
+def is_onnx_folder(name: str) -> bool:
+    """Whether a model name is a folder of ONNX models (its config.json says so)."""
+    config = Path(name) / CONFIG
+    try:
+        return config.is_file() and FORMAT in config.read_text()[:200]
+    except OSError:
+        return False
+
+
+class OnnxModel:
+    """The encoder and decoder graphs of one SNAC model, with the facts that drive them."""
+
+    def __init__(self, folder: str | Path, *, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise UsageError("ONNX models need onnxruntime: pip install 'snac-cli[onnx]'") from None
+        self.folder = Path(folder)
+        self.config = read_config(self.folder)
+        facts = self.config["facts"]
+        self.sampling_rate, self.hop_length, self.pad_unit = (
+            int(facts[k]) for k in ("sampling_rate", "hop_length", "pad_unit")
+        )
+        self.vq_strides = [int(s) for s in facts["vq_strides"]]
+        self.noise_rates = [int(r) for r in facts["noise_rates"]]
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.sessions = {
+            name: session(ort, self.folder, graph, options) for name, graph in self.config["graphs"].items()
+        }
+        for name, graph in self.config["graphs"].items():
+            check_graph(self.folder, name, self.sessions[name], graph)
+
+    def encode(self, audio: np.ndarray) -> list[np.ndarray]:
+        """Audio (B, 1, T) float32 at the model's rate -> codes per scale (B, n_i) int64, coarsest first (the
+        audio right-padded with zeros to a whole padding unit, as the PyTorch model pads it)."""
+        audio = np.asarray(audio, dtype=np.float32)
+        padded = np.pad(audio, ((0, 0), (0, 0), (0, -audio.shape[-1] % self.pad_unit)))
+        return list(self.sessions["encoder"].run(None, {"audio": padded}))
+
+    def decode(self, codes: list[np.ndarray], seed: int = 0, items: list[int] | None = None) -> np.ndarray:
+        """Codes per scale (B, n_i) -> audio (B, 1, n * hop) float32, the noise drawn from `seed` as
+        `snac decode --seed` draws it (row b as item `items[b]`, by default b)."""
+        feed: dict[str, Any] = {f"codes_{i}": np.asarray(c, dtype=np.int64) for i, c in enumerate(codes)}
+        feed.update((f"noise_{k}", n) for k, n in enumerate(self.noise(codes, seed, items)))
+        return self.sessions["decoder"].run(None, feed)[0]
+
+    def noise(self, codes: list[np.ndarray], seed: int = 0, items: list[int] | None = None) -> list[np.ndarray]:
+        """The decoder's noise inputs for these codes: (B, 1, n x rate) per noise layer."""
+        batch, latent = codes[-1].shape[0], codes[-1].shape[1] * self.vq_strides[-1]
+        rows = [(seed, item, 0) for item in (items if items is not None else range(batch))]
+        return [positional_noise(k, latent * rate, rows)[:, None, :] for k, rate in enumerate(self.noise_rates)]
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """A folder's config.json, checked for what the runtime reads."""
+    path = folder / CONFIG
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{folder}: not a folder of ONNX models (no {CONFIG}; write one with `snac onnx`)") from None
+    except (OSError, ValueError, RecursionError) as e:
+        raise ModelError(f"{path}: not a readable config of ONNX models: {one_line(e)}") from None
+    try:
+        assert config["format"] == FORMAT and config["version"] == VERSION, "another format or version"
+        facts = config["facts"]
+        for key in ("sampling_rate", "hop_length", "pad_unit"):
+            assert type(facts[key]) is int and 0 < facts[key] < 1 << 24, f"{key} is not a positive integer"
+        for key in ("vq_strides", "noise_rates"):
+            assert all(type(v) is int and 0 < v < 1 << 24 for v in facts[key]), f"{key} are not positive integers"
+        assert facts["vq_strides"], "no vq_strides"
+        assert set(config["graphs"]) == {"encoder", "decoder"}, "graphs must be an encoder and a decoder"
+    except (AssertionError, KeyError, TypeError) as e:
+        raise ModelError(f"{path}: not a config of ONNX models snac wrote: {one_line(e)}") from None
+    return config
+
+
+def session(ort: Any, folder: Path, graph: dict[str, Any], options: Any) -> Any:
+    """An onnxruntime session of one graph's file, or one line saying why there is none."""
+    file = folder / str(graph.get("file", ""))
+    if file.parent != folder or not file.is_file():
+        raise ModelError(f"{file}: missing (the config names it)")
+    try:
+        return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # a truncated or foreign file: onnxruntime's own errors, many lines long
+        raise ModelError(f"{file}: not a readable ONNX model: {one_line(e)[:300]}") from None
+
+
+def check_graph(folder: Path, name: str, runner: Any, graph: dict[str, Any]) -> None:
+    """A graph's inputs and outputs must be those config.json documents, by name and rank."""
+    for kind, actual in (("inputs", runner.get_inputs()), ("outputs", runner.get_outputs())):
+        expected = {k: len(v["shape"]) for k, v in graph[kind].items()}
+        found = {a.name: len(a.shape) for a in actual}
+        if found != expected:
+            raise ModelError(f"{folder / graph['file']}: its {kind} are not those of {CONFIG} ({sorted(found)})")

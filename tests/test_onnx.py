@@ -1,0 +1,111 @@
+"""ONNX models: `snac onnx OUT_DIR -m MODEL` writes the encoder and decoder, checked before they appear;
+onnxruntime gives PyTorch's codes and, with the noise drawn by numpy as PyTorch draws it, `snac decode`'s
+audio; a folder that is not whole or not ours is one line, exit 4."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from snac_cli.errors import ModelError
+from snac_cli.format.container import read_snac
+from tests.helpers.cli import MODEL, OK, OUTPUT, invoke
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+
+@pytest.fixture(scope="module")
+def exported(tiny, tmp_path_factory):
+    """The tiny model written by `snac onnx`."""
+    folder = tmp_path_factory.mktemp("onnx") / "tiny-onnx"
+    result = invoke("onnx", folder, "-m", tiny)
+    assert result.exit_code == OK, result.output
+    return folder
+
+
+def test_the_noise_numpy_draws_is_the_noise_pytorch_draws():
+    from snac_cli.model.layers import positional_noise as drawn_by_torch
+    from snac_cli.runtime.noise import positional_noise
+
+    for layer, length, rows in [(0, 16, [(0, 0, 0)]), (2, 9000, [(7, 1, 4090), (1 << 40, 3, 0)]), (1, 1, [(5, 0, 12345)])]:
+        expected = drawn_by_torch(layer, length, rows).numpy()
+        assert np.abs(positional_noise(layer, length, rows) - expected).max() < 1e-5  # float32 log/cos/sin
+    assert positional_noise(0, 0, [(0, 0, 0)]).shape == (1, 0)
+
+
+def test_the_folder_holds_both_graphs_and_documents_them(exported):
+    config = json.loads((exported / "config.json").read_text())
+    assert sorted(p.name for p in exported.iterdir()) == ["config.json", "decoder.onnx", "encoder.onnx"]
+    assert set(config["graphs"]["decoder"]["inputs"]) == {"codes_0", "codes_1", "codes_2", "noise_0", "noise_1",
+                                                          "noise_2"}  # fmt: skip
+    assert config["model"]["config"]["sampling_rate"] == config["facts"]["sampling_rate"] == 16000
+    assert not list(exported.parent.glob(".*"))  # nothing of the staging left
+
+
+def same_as_snac(folder, model, source, tmp_path) -> None:
+    """onnxruntime gives the codes `snac encode` writes for `source` (at the model's rate), and within 1 LSB
+    of 16-bit PCM the audio `snac decode` makes of them (seed 0)."""
+    from snac_cli.runtime.onnx_model import OnnxModel
+
+    runtime = OnnxModel(folder)
+    assert invoke("encode", source, tmp_path / "a.snac", "-m", model, "--normalize", "none", "--force").exit_code == OK
+    snac = read_snac(tmp_path / "a.snac")
+    audio, _ = sf.read(source, dtype="float32")
+    codes = runtime.encode(audio[None, None])
+    assert all(np.array_equal(a, b) for a, b in zip(codes, snac.codes, strict=True))
+    out = tmp_path / "a.wav"
+    assert invoke("decode", tmp_path / "a.snac", out, "--force").exit_code == OK
+    expected, _ = sf.read(out, dtype="int16")
+    made = runtime.decode(codes, seed=0)[0, 0, : len(expected)]
+    pcm = np.clip(np.round(made * 32767), -32768, 32767)  # as the writer quantizes
+    assert np.abs(pcm - expected).max() <= 1, "more than 1 LSB of 16-bit PCM from snac decode"
+
+
+def test_onnxruntime_gives_the_codes_and_audio_of_snac_encode_and_decode(exported, tiny, audio_file, tmp_path):
+    for seconds in (0.05, 1.3):
+        same_as_snac(exported, tiny, audio_file(f"in{seconds}.wav", rate=16000, seconds=seconds), tmp_path)
+
+
+@pytest.mark.parametrize("name, rate", [("24khz", 24000), ("32khz", 32000)])
+def test_the_official_shapes_export_and_agree(checkpoint, name, rate, audio_file, tmp_path):
+    folder = tmp_path / f"{name}-onnx"
+    assert invoke("onnx", folder, "-m", checkpoint(name)).exit_code == OK
+    same_as_snac(folder, checkpoint(name), audio_file("in.wav", rate=rate, seconds=1.5), tmp_path)
+
+
+def test_an_existing_output_is_kept_unless_forced(exported, tiny, tmp_path):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "mine").write_text("mine")
+    result = invoke("onnx", taken, "-m", tiny)
+    assert result.exit_code == OUTPUT and len(result.output.strip().splitlines()) == 1
+    assert (taken / "mine").read_text() == "mine"
+    assert invoke("onnx", tmp_path / "none", "-m", tmp_path / "no-model").exit_code == MODEL
+    assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda f: (f / "config.json").unlink(), "no config.json"),
+        (lambda f: (f / "config.json").write_text("{not json"), "not a readable config"),
+        (lambda f: (f / "config.json").write_text('{"format": "snac-onnx", "version": 9}'), "not a config of ONNX"),
+        (lambda f: (f / "decoder.onnx").unlink(), "missing"),
+        (lambda f: (f / "encoder.onnx").write_bytes((f / "encoder.onnx").read_bytes()[:5000]), "not a readable ONNX"),
+        (lambda f: shutil.copy(f / "decoder.onnx", f / "encoder.onnx"), "are not those of config.json"),
+    ],
+)
+def test_a_damaged_folder_is_one_model_error(exported, tmp_path, damage, words):
+    from snac_cli.runtime.onnx_model import OnnxModel
+
+    folder = tmp_path / "copy"
+    shutil.copytree(exported, folder)
+    damage(folder)
+    with pytest.raises(ModelError) as error:
+        OnnxModel(folder)
+    assert words in str(error.value) and "\n" not in str(error.value)
