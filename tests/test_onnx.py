@@ -32,7 +32,8 @@ def test_the_noise_numpy_draws_is_the_noise_pytorch_draws():
     from snac_cli.model.layers import positional_noise as drawn_by_torch
     from snac_cli.runtime.noise import positional_noise
 
-    for layer, length, rows in [(0, 16, [(0, 0, 0)]), (2, 9000, [(7, 1, 4090), (1 << 40, 3, 0)]), (1, 1, [(5, 0, 12345)])]:
+    cases = [(0, 16, [(0, 0, 0)]), (2, 9000, [(7, 1, 4090), (1 << 40, 3, 0)]), (1, 1, [(5, 0, 12345)])]
+    for layer, length, rows in cases:  # blocks crossed, seeds past 32 bits, one position
         expected = drawn_by_torch(layer, length, rows).numpy()
         assert np.abs(positional_noise(layer, length, rows) - expected).max() < 1e-5  # float32 log/cos/sin
     assert positional_noise(0, 0, [(0, 0, 0)]).shape == (1, 0)
@@ -109,3 +110,26 @@ def test_a_damaged_folder_is_one_model_error(exported, tmp_path, damage, words):
     with pytest.raises(ModelError) as error:
         OnnxModel(folder)
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+def test_any_length_runs_in_windows_that_join_into_the_whole(exported, tmp_path):
+    """Small windows (config.json), audio arriving in odd blocks: the codes and audio of the whole at once."""
+    from snac_cli.runtime.onnx_model import OnnxModel
+    from tests.helpers.signals import speech_like
+
+    folder = tmp_path / "small-windows"
+    shutil.copytree(exported, folder)
+    config = json.loads((folder / "config.json").read_text())
+    facts = config["facts"]
+    facts["windows"].update(encode_size=2 * facts["pad_unit"], decode_size=facts["latent_unit"])
+    (folder / "config.json").write_text(json.dumps(config))
+    runtime, whole = OnnxModel(folder), OnnxModel(exported)
+    audio = np.stack([speech_like(16000, 16000 * 3 + 17, seed=1), speech_like(16000, 16000 * 3 + 17, seed=2)])
+    blocks = np.split(audio.astype(np.float32), [1, 5000, 5001, 20000], axis=1)
+    parts = list(zip(*runtime.encode_stream(blocks), strict=True))
+    assert len(parts[0]) > 10  # many windows
+    codes = [np.concatenate(p, axis=1) for p in parts]
+    expected = whole.encode(audio.astype(np.float32)[:, None, :])
+    assert all(np.array_equal(a, b) for a, b in zip(codes, expected, strict=True))
+    decoded = np.concatenate(list(runtime.decode_stream(codes, seed=3)), axis=1)
+    assert np.abs(decoded - whole.decode(codes, seed=3)[:, 0]).max() < 1e-5

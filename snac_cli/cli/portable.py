@@ -16,8 +16,9 @@ from snac_cli.settings import DEFAULT_MODEL, ModelSettings
 @app.command(cls=o.PlainCommand)
 def onnx(
     *,
-    output: Annotated[str, typer.Argument(metavar="OUT_DIR", help="Folder to write: encoder.onnx, decoder.onnx, "
-                                          "config.json.")],  # fmt: skip
+    output: Annotated[
+        str, typer.Argument(metavar="OUT_DIR", help="Folder to write: encoder.onnx, decoder.onnx, config.json.")
+    ],  # fmt: skip
     model: o.Model = DEFAULT_MODEL,
     force: o.Force = False,
 ) -> None:

@@ -17,6 +17,7 @@ from snac_cli.engine.push_batcher import PushBatcher
 from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.model import SNAC
 from snac_cli.progress import Advance  # here called with audio samples (model rate) just finished
+from snac_cli.windows import encoded_in_windows
 
 # Least audio per window by default, in samples (memory follows samples, not seconds): 5 s at 24 kHz, where
 # `snac` peaks under 1.5 GB (docs/benchmarks.md). Models with attention need longer windows to amortize their
@@ -33,12 +34,6 @@ def window_units(model: SNAC, window_seconds: float | None, *, default: int, con
     if window_seconds is not None:
         return max(1, round(window_seconds * model.sampling_rate / unit))
     return max(round(default / unit), ratio * context)
-
-
-def window_end(done: int, size: int, context: int) -> int:
-    """Where the window starting at `done` ends. The first has no left context and takes that much more of its
-    own, so every window spans size + 2 x context: the memory one frees is the exact fit for the next."""
-    return done + size + (context if done == 0 else 0)
 
 
 def encode_window(model: SNAC, window_seconds: float | None = None) -> tuple[int, int]:
@@ -62,41 +57,16 @@ def encode_stream(
     Memory holds one window and its context, whatever the length of the stream.
     """
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
-    unit = model.config.pad_unit
     size, context = encode_window(model, window_seconds)
-    buffer: np.ndarray | None = None
-    start = 0  # absolute index of buffer[:, 0]
-    done = 0  # everything before this is encoded; a multiple of the unit
 
-    def encode_span(end: int, available: int) -> list[np.ndarray]:
-        assert buffer is not None
-        lo, hi = max(0, done - context), min(available, end + context)
-        x = torch.from_numpy(buffer[:, lo - start : hi - start]).to(device, dtype)[:, None, :]  # (C, 1, L)
+    def run(span: np.ndarray) -> list[np.ndarray]:
+        x = torch.from_numpy(span).to(device, dtype)[:, None, :]  # (C, 1, L)
         with torch.inference_mode():
             _, codes = model.quantizer(model.run_encoder(x))
-        first, last = (done - lo) // model.hop_length, (end - lo) // model.hop_length
-        return [c[:, first // s : last // s].cpu().numpy() for c, s in zip(codes, model.vq_strides, strict=True)]
+        return [c.cpu().numpy() for c in codes]
 
-    for block in blocks:
-        buffer = block if buffer is None else np.concatenate([buffer, block], axis=1)
-        while start + buffer.shape[1] >= (end := window_end(done, size, context)) + context:
-            yield encode_span(end, start + buffer.shape[1])
-            if advance:
-                advance(end - done)
-            done = end
-            drop = max(0, done - context - start)
-            buffer, start = buffer[:, drop:], start + drop
-    if buffer is None:
-        return
-    total = start + buffer.shape[1]
-    padded = -(-total // unit) * unit
-    buffer = np.pad(buffer, ((0, 0), (0, padded - total)))
-    while done < padded:
-        end = min(window_end(done, size, context), padded)
-        yield encode_span(end, padded)
-        if advance:
-            advance(min(end, total) - done)
-        done = end
+    yield from encoded_in_windows(blocks, run, unit=model.config.pad_unit, size=size, context=context,
+                                  hop=model.hop_length, strides=model.vq_strides, advance=advance)  # fmt: skip
 
 
 def decode_stream(

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from snac_cli.engine.streaming import encode_window
 from snac_cli.errors import ModelError, OutputError, UsageError, one_line
 from snac_cli.export.graphs import DecoderGraph, EncoderGraph, latent_unit, noise_rates
 from snac_cli.model import SNAC
@@ -19,6 +20,7 @@ from snac_cli.runtime.onnx_model import CONFIG, FORMAT, VERSION, OnnxModel
 
 OPSET = 18
 TOLERANCE = 1e-4  # decoded audio, ONNX against PyTorch, the same noise (measured: under 1e-6 on the tiny model)
+DECODE_SECONDS = 5.0  # audio per decoder window by default (the encoder's: engine/streaming.py)
 CHECK_UNITS = (3, 7)  # padding units of audio the check runs (two lengths: the graphs must not be fixed)
 
 
@@ -100,7 +102,7 @@ def describe(model: SNAC, name: str) -> dict[str, Any]:
         "model": {"name": name, "fingerprint": c.fingerprint(), "config": c.to_dict()},
         "facts": {"sampling_rate": c.sampling_rate, "hop_length": c.hop_length, "pad_unit": c.pad_unit,
                   "latent_unit": latent_unit(model), "vq_strides": list(c.vq_strides),
-                  "codebook_size": c.codebook_size, "noise_rates": rates},
+                  "codebook_size": c.codebook_size, "noise_rates": rates, "windows": windows(model)},
         "graphs": {
             "encoder": {
                 "file": "encoder.onnx",
@@ -118,6 +120,16 @@ def describe(model: SNAC, name: str) -> dict[str, Any]:
             },
         },
     }  # fmt: skip
+
+
+def windows(model: SNAC) -> dict[str, int]:
+    """The inference windows a runtime runs, and their context on each side: the encoder's in audio samples
+    (those of `snac encode`), the decoder's in latent steps (whole units, about DECODE_SECONDS each)."""
+    size, context = encode_window(model)
+    unit = latent_unit(model)
+    reach = -(-model.decoder_reach() // unit)
+    units = max(round(DECODE_SECONDS * model.sampling_rate / model.hop_length / unit), 6 * reach, 1)
+    return {"encode_size": size, "encode_context": context, "decode_size": units * unit, "decode_context": reach * unit}
 
 
 def check(model: SNAC, folder: Path) -> None:

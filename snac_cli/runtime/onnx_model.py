@@ -5,6 +5,7 @@ encoding audio to codes and decoding codes to audio, with numpy alone."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from snac_cli.errors import ModelError, UsageError, one_line
 from snac_cli.runtime.noise import positional_noise
+from snac_cli.windows import decoded_in_windows, encoded_in_windows
 
 CONFIG = "config.json"
 FORMAT = "snac-onnx"
@@ -43,6 +45,7 @@ class OnnxModel:
         )
         self.vq_strides = [int(s) for s in facts["vq_strides"]]
         self.noise_rates = [int(r) for r in facts["noise_rates"]]
+        self.windows = {k: int(v) for k, v in facts["windows"].items()}
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -59,18 +62,44 @@ class OnnxModel:
         padded = np.pad(audio, ((0, 0), (0, 0), (0, -audio.shape[-1] % self.pad_unit)))
         return list(self.sessions["encoder"].run(None, {"audio": padded}))
 
-    def decode(self, codes: list[np.ndarray], seed: int = 0, items: list[int] | None = None) -> np.ndarray:
+    def decode(self, codes: list[np.ndarray], seed: int = 0, start: int = 0) -> np.ndarray:
         """Codes per scale (B, n_i) -> audio (B, 1, n * hop) float32, the noise drawn from `seed` as
-        `snac decode --seed` draws it (row b as item `items[b]`, by default b)."""
+        `snac decode --seed` draws it for row b of a stream (its channel b) from latent step `start` on."""
         feed: dict[str, Any] = {f"codes_{i}": np.asarray(c, dtype=np.int64) for i, c in enumerate(codes)}
-        feed.update((f"noise_{k}", n) for k, n in enumerate(self.noise(codes, seed, items)))
+        feed.update((f"noise_{k}", n) for k, n in enumerate(self.noise(codes, seed, start)))
         return self.sessions["decoder"].run(None, feed)[0]
 
-    def noise(self, codes: list[np.ndarray], seed: int = 0, items: list[int] | None = None) -> list[np.ndarray]:
+    def noise(self, codes: list[np.ndarray], seed: int = 0, start: int = 0) -> list[np.ndarray]:
         """The decoder's noise inputs for these codes: (B, 1, n x rate) per noise layer."""
         batch, latent = codes[-1].shape[0], codes[-1].shape[1] * self.vq_strides[-1]
-        rows = [(seed, item, 0) for item in (items if items is not None else range(batch))]
-        return [positional_noise(k, latent * rate, rows)[:, None, :] for k, rate in enumerate(self.noise_rates)]
+        rows = [[(seed, item, start * rate) for item in range(batch)] for rate in self.noise_rates]
+        return [positional_noise(k, latent * rate, rows[k])[:, None, :] for k, rate in enumerate(self.noise_rates)]
+
+    def encode_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[list[np.ndarray]]:
+        """Audio arriving as blocks (channels, n) at the model's rate -> codes per scale (channels, n_i), in
+        inference windows (bounded memory): the codes of the whole at once."""
+        w = self.windows
+
+        def run(span: np.ndarray) -> list[np.ndarray]:
+            return self.encode(span[:, None, :])
+
+        yield from encoded_in_windows(
+            blocks, run, unit=self.pad_unit, size=w["encode_size"], context=w["encode_context"], hop=self.hop_length,
+            strides=self.vq_strides,
+        )  # fmt: skip
+
+    def decode_stream(self, codes: list[np.ndarray], seed: int = 0) -> Iterator[np.ndarray]:
+        """Codes per scale (channels, n_i), whole frames -> audio blocks (channels, n), in inference windows:
+        the audio of decoding the whole at once (the noise is drawn by position)."""
+        w, strides = self.windows, self.vq_strides
+
+        def run(lo: int, hi: int) -> np.ndarray:
+            return self.decode([c[:, lo // s : hi // s] for c, s in zip(codes, strides, strict=True)], seed, lo)[:, 0]
+
+        steps = codes[-1].shape[1] * strides[-1]
+        yield from decoded_in_windows(
+            steps, run, size=w["decode_size"], context=w["decode_context"], hop=self.hop_length
+        )
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -90,6 +119,14 @@ def read_config(folder: Path) -> dict[str, Any]:
         for key in ("vq_strides", "noise_rates"):
             assert all(type(v) is int and 0 < v < 1 << 24 for v in facts[key]), f"{key} are not positive integers"
         assert facts["vq_strides"], "no vq_strides"
+        windows = facts["windows"]
+        for key in ("encode_size", "encode_context", "decode_size", "decode_context"):
+            assert type(windows[key]) is int and 0 <= windows[key] < 1 << 31, f"windows.{key} is not an integer"
+        assert windows["encode_size"] % facts["pad_unit"] == 0 < windows["encode_size"], (
+            "an encode window of part units"
+        )
+        unit = facts["latent_unit"]
+        assert windows["decode_size"] % unit == 0 < windows["decode_size"], "a decode window of part units"
         assert set(config["graphs"]) == {"encoder", "decoder"}, "graphs must be an encoder and a decoder"
     except (AssertionError, KeyError, TypeError) as e:
         raise ModelError(f"{path}: not a config of ONNX models snac wrote: {one_line(e)}") from None

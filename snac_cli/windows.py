@@ -1,0 +1,82 @@
+"""Inference windows, whatever runs the model (PyTorch in engine/, onnxruntime in runtime/): audio of any
+length encoded window by window, each with enough context on both sides to cover the encoder's receptive
+field, so that the windows' centres join into what encoding the whole would give; and codes decoded so.
+
+Windows are whole padding units (whole coarsest codes, whole attention windows), so that every window cuts
+the audio where whole-file processing would. Numpy only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+Advance = Callable[[float], None]
+
+
+def window_end(done: int, size: int, context: int) -> int:
+    """Where the window starting at `done` ends. The first has no left context and takes that much more of its
+    own, so every window spans size + 2 x context: the memory one frees is the exact fit for the next."""
+    return done + size + (context if done == 0 else 0)
+
+
+def encoded_in_windows(
+    blocks: Iterable[np.ndarray],
+    run: Callable[[np.ndarray], list[np.ndarray]],
+    *,
+    unit: int,
+    size: int,
+    context: int,
+    hop: int,
+    strides: tuple[int, ...] | list[int],
+    advance: Advance | None = None,
+) -> Iterator[list[np.ndarray]]:
+    """Codes per scale (channels, n_i) of audio arriving as blocks (channels, n), window by window: `run`
+    encodes a span (channels, L), L a multiple of `unit`, into its codes per scale. Memory holds one window
+    and its context (`size`, `context`: samples, whole units), whatever the stream's length."""
+    buffer: np.ndarray | None = None
+    start = 0  # absolute index of buffer[:, 0]
+    done = 0  # everything before this is encoded; a multiple of the unit
+
+    def encode_span(end: int, available: int) -> list[np.ndarray]:
+        assert buffer is not None
+        lo, hi = max(0, done - context), min(available, end + context)
+        codes = run(buffer[:, lo - start : hi - start])
+        first, last = (done - lo) // hop, (end - lo) // hop
+        return [c[:, first // s : last // s] for c, s in zip(codes, strides, strict=True)]
+
+    for block in blocks:
+        buffer = block if buffer is None else np.concatenate([buffer, block], axis=1)
+        while start + buffer.shape[1] >= (end := window_end(done, size, context)) + context:
+            yield encode_span(end, start + buffer.shape[1])
+            if advance:
+                advance(end - done)
+            done = end
+            drop = max(0, done - context - start)
+            buffer, start = buffer[:, drop:], start + drop
+    if buffer is None:
+        return
+    total = start + buffer.shape[1]
+    padded = -(-total // unit) * unit
+    buffer = np.pad(buffer, ((0, 0), (0, padded - total)))
+    while done < padded:
+        end = min(window_end(done, size, context), padded)
+        yield encode_span(end, padded)
+        if advance:
+            advance(min(end, total) - done)
+        done = end
+
+
+def decoded_in_windows(
+    steps: int, run: Callable[[int, int], np.ndarray], *, size: int, context: int, hop: int
+) -> Iterator[np.ndarray]:
+    """Audio (channels, n) of `steps` latent steps, window by window: `run(lo, hi)` decodes steps lo..hi
+    into (channels, (hi - lo) x hop); each window keeps its centre. `size` and `context` are latent steps,
+    whole units; the decoder's noise must be drawn by position for the centres to join exactly."""
+    done = 0
+    while done < steps:
+        end = min(window_end(done, size, context), steps)
+        lo, hi = max(0, done - context), min(steps, end + context)
+        audio = run(lo, hi)
+        yield audio[:, (done - lo) * hop : (end - lo) * hop]
+        done = end
