@@ -32,7 +32,9 @@ def is_onnx_folder(name: str) -> bool:
 class OnnxModel:
     """The encoder and decoder graphs of one SNAC model, with the facts that drive them."""
 
-    def __init__(self, folder: str | Path, *, threads: int | None = None):
+    def __init__(self, folder: str | Path, *, threads: int | None = None, optimization: str = "all"):
+        """`threads`: onnxruntime's intra-op threads [default: its own choice, the cores]; `optimization`:
+        its graph optimizations, "all", "extended", "basic" or "none"."""
         try:
             import onnxruntime as ort
         except ImportError:
@@ -47,6 +49,9 @@ class OnnxModel:
         self.noise_rates = [int(r) for r in facts["noise_rates"]]
         self.windows = {k: int(v) for k, v in facts["windows"].items()}
         options = ort.SessionOptions()
+        levels = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
+                  "none": "ORT_DISABLE_ALL"}  # fmt: skip
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, levels[optimization])
         if threads:
             options.intra_op_num_threads = threads
         self.sessions = {
