@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers.cli import INPUT, invoke
+from tests.helpers.cli import INPUT, USAGE, invoke
 from tests.helpers.tables import RATES
 from tests.helpers.tables import write_dataset as write_parquet
 
@@ -86,3 +90,45 @@ def test_a_table_under_a_name_that_is_not_utf8_runs_on_ray(tmp_path, model, clus
     assert invoke("encode", data, local, "-m", model).exit_code == 0
     assert invoke("encode", data, on_ray, "-m", model, f"--ray={cluster.address}").exit_code == 0
     same_table(local, on_ray)
+
+
+def test_a_table_begun_locally_is_finished_on_ray_and_back(tmp_path, model, cluster):
+    data = write_parquet(tmp_path, rows=8)
+    out, whole = tmp_path / "out.parquet", tmp_path / "whole.parquet"
+    options = ["-m", model, "--part-rows", "3"]
+    assert invoke("encode", data, whole, *options).exit_code == INPUT
+    assert invoke("encode", data, out, *options).exit_code == INPUT
+    (out / "_snac.json").unlink()
+    (out / "part-00002.parquet").unlink()
+    result = invoke("encode", data, out, *options, f"--ray={cluster.address}")
+    assert result.exit_code == INPUT and "6 already done" in result.output, result.output
+    same_table(whole, out)
+    again = invoke("encode", data, out, *options)  # finished, by either: nothing to do
+    assert again.exit_code == INPUT and "encoded 0 rows" in again.output, again.output
+
+
+def test_a_ray_address_that_is_not_one_is_a_usage_error_and_writes_nothing(tmp_path, model, dataset):
+    for address in ("bogus-address", ""):
+        result = invoke("encode", dataset, tmp_path / "out.parquet", "-m", model, f"--ray={address}")
+        assert result.exit_code == USAGE and len(result.output.strip().splitlines()) == 1, result.output
+        assert not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.parametrize("number, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_a_ray_run_as_it_stops_a_local_one(tmp_path, model, cluster, number, code):
+    data = write_parquet(tmp_path, rows=12)
+    whole, stopped = tmp_path / "whole.parquet", tmp_path / "stopped.parquet"
+    options = ["-m", str(model), "--part-rows", "1", f"--ray={cluster.address}"]
+    invoke("encode", data, whole, *options)
+    process = subprocess.Popen([sys.executable, "-m", "snac_cli", "encode", str(data), str(stopped), *options],
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not (stopped / "part-00001.parquet").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(number)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode != INPUT:  # it had not finished
+        assert process.returncode == code and len(stderr.strip().splitlines()) == 1, stderr
+    assert [p.name for p in stopped.iterdir() if p.name.startswith(".")] == []  # no half-written part
+    assert invoke("encode", data, stopped, *options).exit_code == INPUT
+    same_table(whole, stopped)

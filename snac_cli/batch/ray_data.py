@@ -21,7 +21,7 @@ from snac_cli.batch.plan import Job, Record
 from snac_cli.batch.runner import Task
 from snac_cli.codec.encoding import encode_clips
 from snac_cli.codec.models import load_model
-from snac_cli.errors import UsageError
+from snac_cli.errors import UsageError, one_line
 from snac_cli.settings import DEFAULT_MODEL, Channels, EncodeSettings, ModelSettings, Normalize, Precision
 
 BATCH_SIZE = 16  # rows per call of SnacEncoder
@@ -133,19 +133,24 @@ def reserved_cpus(ray: Any, threads: int, concurrency: int) -> float:
 
 
 def connect(ray: Any, address: str | None) -> None:
-    """Start a local Ray (`address` None) or join a cluster, saying in snac's words why one cannot be had."""
+    """Start a local Ray (`address` None) or join a cluster, saying in snac's words why one cannot be had.
+    snac's own signal handlers stay (Ray's would end a run with its own exit code and a stack dump), and
+    only Ray's errors reach the terminal (its notes and deprecations are not the user's business)."""
     import importlib.util
     import logging
+    import signal
+    import threading
     import warnings
 
     if address is not None and address.startswith("ray://") and importlib.util.find_spec("grpc") is None:
         raise UsageError(f"--ray={address} needs Ray Client: pip install 'snac-cli[ray]' (or 'ray[client]')")
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         with warnings.catch_warnings():  # Ray Client warns before it fails: the failure is said below, once
             warnings.simplefilter("ignore")
             ray.init(
                 address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
-                logging_level=logging.WARNING,
+                logging_level=logging.ERROR,
             )  # fmt: skip
     except ConnectionError:
         if address == "auto":
@@ -154,3 +159,15 @@ def connect(ray: Any, address: str | None) -> None:
                 " --ray alone for a local Ray)"
             ) from None
         raise UsageError(f"--ray={address}: cannot reach a Ray cluster there") from None
+    except ValueError as e:  # "Invalid address format"
+        raise UsageError(f"--ray={address}: {one_line(e)}") from None
+    finally:  # set again even where Python still names its handler: Ray's C++ core replaces them beneath it
+        if threading.current_thread() is threading.main_thread():
+            for number, handler in handlers.items():
+                signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+    import ray.data  # its import sets up its own logging, which the lines below then quiet
+
+    for name in ("ray", "ray.data"):  # Ray Data's console handler logs at INFO whatever the level asked
+        for console in logging.getLogger(name).handlers:
+            if not isinstance(console, logging.FileHandler):
+                console.setLevel(logging.ERROR)

@@ -49,9 +49,10 @@ def encode_table_command(
     from snac_cli.tables.rows import RowEncoder
     from snac_cli.tables.run import encode_table
 
-    # A Ray worker runs as many threads as a local run would, whatever its node has: thread counts change
-    # float rounding, and so, rarely, a code (the threads are in the table's layout).
-    threads = (model.threads or os.cpu_count() or 1) if run.ray is not None else threads_per_job(run.jobs)
+    # Named, never torch's default: thread counts change float rounding, and so, rarely, a code; they are in the
+    # table's layout, so that a run resumes another (local or on Ray, each worker with the same share) only
+    # where the codes would be the same.
+    threads = model.threads or threads_per_job(run.jobs) or os.cpu_count() or 1
     encoder = RowEncoder(settings, replace(model, threads=threads), tokens, run.batch_seconds)
     report = encode_table(input, output, encoder, table, jobs=run.jobs, ray=run.ray, force=run.force,
                           progress=progress_bar(run.quiet))  # fmt: skip

@@ -7,7 +7,6 @@ numbers, parts, layout and resume. Every node must see DATA and the rows' paths 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -71,25 +70,18 @@ def ray_parts(
     table: Table, encoder: RowEncoder, settings: TableSettings, done: int, *, scales: int, address: str,
     concurrency: int, advance: Callable[[int], None],
 ) -> Generator[pa.Table, None, None]:  # fmt: skip
-    """The output parts after row `done`, encoded by `concurrency` Ray workers ("local": a Ray of this
-    machine), in row order."""
-    try:
-        import ray
-    except ImportError:
-        raise UsageError("--ray needs Ray Data: pip install 'snac-cli[ray]'") from None
-    from snac_cli.batch.ray_data import connect, reserved_cpus
+    """The output parts after row `done`, encoded by `concurrency` Ray workers, in row order (Ray started by
+    `start`)."""
+    import ray
+
+    from snac_cli.batch.ray_data import reserved_cpus
 
     if done == table.rows:
         return
-    connect(ray, None if address == "local" else address)
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.execution_options.preserve_order = True  # the rows come back in the table's order
     threads = encoder.model.threads or os.cpu_count() or 1
     work = TableRows(encoder, table.schema, table.audio, table.base.resolve(), settings.keep_audio, scales, done)
     encoded = numbered(ray, table, done).map_batches(
-        work, batch_format="pyarrow", batch_size=CHUNK_ROWS, concurrency=concurrency,
+        work, batch_format="pyarrow", batch_size=CHUNK_ROWS, compute=ray.data.TaskPoolStrategy(size=concurrency),
         num_cpus=reserved_cpus(ray, threads, concurrency), num_gpus=1 if encoder.model.device.startswith("cuda") else 0,
     )  # fmt: skip
 
@@ -103,6 +95,21 @@ def ray_parts(
 
     for held in cut(received(), lambda batch: batch.column(SIZE).to_numpy(), settings.part_rows):
         yield pa.concat_tables(held).drop_columns([SIZE])
+
+
+def start(address: str) -> None:
+    """Start Ray ("local": a Ray of this machine) or join the cluster at `address`, before anything is
+    written: a Ray that cannot be had leaves no output behind."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--ray needs Ray Data: pip install 'snac-cli[ray]'") from None
+    from snac_cli.batch.ray_data import connect
+
+    connect(ray, None if address == "local" else address)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.execution_options.preserve_order = True  # the rows come back in the table's order
 
 
 def numbered(ray: Any, table: Table, done: int) -> Any:

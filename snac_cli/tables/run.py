@@ -137,6 +137,10 @@ def encode_table(
     finished = parts.finished()
     if finished is not None:
         return TableReport(table.rows, 0, int(finished.get("failed", 0)), 0.0, time.perf_counter() - started)
+    if ray is not None:
+        from snac_cli.tables.ray_data import ray_parts, start
+
+        start(ray)
     try:
         done = parts.prepare()
         failed, seconds = sum(earlier_failures(parts.folder, list(parts.names))), 0.0
@@ -145,8 +149,6 @@ def encode_table(
             if ray is None:
                 made = local_parts(table, encoder, settings, done, scales=scales, jobs=jobs, advance=advance)
             else:
-                from snac_cli.tables.ray_data import ray_parts
-
                 made = ray_parts(table, encoder, settings, done, scales=scales, address=ray, concurrency=jobs,
                                  advance=advance)  # fmt: skip
             with closing(made):  # however the loop ends, the workers are stopped
