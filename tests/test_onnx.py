@@ -13,7 +13,7 @@ import soundfile as sf
 
 from snac_cli.errors import ModelError
 from snac_cli.format.container import read_snac
-from tests.helpers.cli import MODEL, OK, OUTPUT, invoke
+from tests.helpers.cli import MODEL, OK, OUTPUT, USAGE, invoke
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -79,15 +79,24 @@ def test_the_official_shapes_export_and_agree(checkpoint, name, rate, audio_file
     same_as_snac(folder, checkpoint(name), audio_file("in.wav", rate=rate, seconds=1.5), tmp_path)
 
 
-def test_an_existing_output_is_kept_unless_forced(exported, tiny, tmp_path):
+def test_an_existing_output_is_kept_unless_forced(exported, tiny, tmp_path, monkeypatch):
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "mine").write_text("mine")
     result = invoke("onnx", taken, "-m", tiny)
     assert result.exit_code == OUTPUT and len(result.output.strip().splitlines()) == 1
     assert (taken / "mine").read_text() == "mine"
+    forced = invoke("onnx", taken, "-m", tiny, "--force")  # a folder of yours is never removed
+    assert forced.exit_code == OUTPUT and (taken / "mine").read_text() == "mine", forced.output
+    monkeypatch.chdir(taken)  # were the rule to break, the folder at risk is the test's own
+    for here in (".", "", ".."):
+        assert invoke("onnx", here, "-m", tiny, "--force").exit_code == USAGE
+    assert (taken / "mine").read_text() == "mine"
     assert invoke("onnx", tmp_path / "none", "-m", tmp_path / "no-model").exit_code == MODEL
     assert not (tmp_path / "none").exists()
+    again = tmp_path / "again"
+    shutil.copytree(exported, again)
+    assert invoke("onnx", again, "-m", tiny, "--force").exit_code == OK  # one `snac onnx` wrote: replaced
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from snac_cli.engine.streaming import encode_window
 from snac_cli.errors import ModelError, OutputError, UsageError, one_line
 from snac_cli.export.graphs import DecoderGraph, EncoderGraph, latent_unit, noise_rates
 from snac_cli.model import SNAC
-from snac_cli.runtime.onnx_model import CONFIG, FORMAT, VERSION, OnnxModel
+from snac_cli.runtime.onnx_model import CONFIG, FORMAT, VERSION, OnnxModel, is_onnx_folder
 
 OPSET = 18
 TOLERANCE = 1e-4  # decoded audio, ONNX against PyTorch, the same noise (measured: under 1e-6 on the tiny model)
@@ -30,8 +30,12 @@ def export_onnx(model: SNAC, name: str, folder: Path, *, force: bool = False) ->
         import onnxscript  # noqa: F401  # torch.onnx's exporter needs it, and onnx
     except ImportError:
         raise UsageError("snac onnx needs the ONNX exporter: pip install 'snac-cli[onnx-export]'") from None
+    if not str(folder) or folder.resolve() == Path.cwd() or folder.resolve() in Path.cwd().parents:
+        raise UsageError(f"{str(folder)!r}: give a new folder to write the models in")
     if folder.exists() and not force:
         raise OutputError(f"{folder}: exists (use --force to replace it)")
+    if folder.is_dir() and not folder.is_symlink() and not is_onnx_folder(str(folder)):  # never a tree of yours
+        raise OutputError(f"{folder}: a folder that is not one `snac onnx` wrote: not replaced, even with --force")
     model = model.float().eval()
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{folder.name}.", dir=folder.parent) as tmp:
