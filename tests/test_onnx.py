@@ -142,3 +142,26 @@ def test_any_length_runs_in_windows_that_join_into_the_whole(exported, tmp_path)
     assert all(np.array_equal(a, b) for a, b in zip(codes, expected, strict=True))
     decoded = np.concatenate(list(runtime.decode_stream(codes, seed=3)), axis=1)
     assert np.abs(decoded - whole.decode(codes, seed=3)[:, 0]).max() < 1e-5
+
+
+def test_no_audio_gives_no_codes_and_codes_it_cannot_decode_are_refused(exported):
+    from snac_cli.runtime.onnx_model import OnnxModel
+
+    runtime = OnnxModel(exported)
+    empty = runtime.encode(np.zeros((2, 1, 0), np.float32))
+    assert [c.shape for c in empty] == [(2, 0)] * 3
+    assert runtime.decode(empty).shape == (2, 1, 0) and list(runtime.decode_stream(empty)) == []
+    assert [c.shape[1] for c in runtime.encode(np.zeros((1, 1, 1), np.float32))] == [4, 6, 12]  # one padding unit
+    codes = runtime.encode(np.zeros((1, 1, 288), np.float32))
+
+    def with_code(value: int) -> list[np.ndarray]:
+        changed = [c.copy() for c in codes]
+        changed[1][0, 0] = value
+        return changed
+
+    for bad in (with_code(-1), with_code(256), codes[:2], [c[:, :-1] for c in codes],
+                [codes[0]] + [c[:, :2] for c in codes[1:]]):  # fmt: skip
+        with pytest.raises(ValueError):
+            runtime.decode(bad)
+    with pytest.raises(ValueError):
+        runtime.encode(np.zeros((1, 288), np.float32))

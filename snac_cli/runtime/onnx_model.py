@@ -46,9 +46,11 @@ class OnnxModel:
             int(facts[k]) for k in ("sampling_rate", "hop_length", "pad_unit")
         )
         self.vq_strides = [int(s) for s in facts["vq_strides"]]
+        self.latent_unit, self.codebook_size = int(facts["latent_unit"]), int(facts["codebook_size"])
         self.noise_rates = [int(r) for r in facts["noise_rates"]]
         self.windows = {k: int(v) for k, v in facts["windows"].items()}
         options = ort.SessionOptions()
+        options.log_severity_level = 4  # its failures are raised, and said once, in snac's words
         levels = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
                   "none": "ORT_DISABLE_ALL"}  # fmt: skip
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, levels[optimization])
@@ -64,15 +66,34 @@ class OnnxModel:
         """Audio (B, 1, T) float32 at the model's rate -> codes per scale (B, n_i) int64, coarsest first (the
         audio right-padded with zeros to a whole padding unit, as the PyTorch model pads it)."""
         audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 3 or audio.shape[1] != 1:
+            raise ValueError(f"audio must be (batch, 1, samples), not {audio.shape}")
         padded = np.pad(audio, ((0, 0), (0, 0), (0, -audio.shape[-1] % self.pad_unit)))
+        if padded.shape[-1] == 0:  # no audio, no codes (a graph takes no empty input)
+            return [np.zeros((audio.shape[0], 0), dtype=np.int64) for _ in self.vq_strides]
         return list(self.sessions["encoder"].run(None, {"audio": padded}))
 
     def decode(self, codes: list[np.ndarray], seed: int = 0, start: int = 0) -> np.ndarray:
         """Codes per scale (B, n_i) -> audio (B, 1, n * hop) float32, the noise drawn from `seed` as
         `snac decode --seed` draws it for row b of a stream (its channel b) from latent step `start` on."""
-        feed: dict[str, Any] = {f"codes_{i}": np.asarray(c, dtype=np.int64) for i, c in enumerate(codes)}
+        codes = [np.asarray(c, dtype=np.int64) for c in codes]
+        self.check_codes(codes)
+        if codes[-1].shape[1] == 0:
+            return np.zeros((codes[-1].shape[0], 1, 0), dtype=np.float32)
+        feed: dict[str, Any] = {f"codes_{i}": c for i, c in enumerate(codes)}
         feed.update((f"noise_{k}", n) for k, n in enumerate(self.noise(codes, seed, start)))
         return self.sessions["decoder"].run(None, feed)[0]
+
+    def check_codes(self, codes: list[np.ndarray]) -> None:
+        """Codes the decoder can take: one (B, n_i) array per scale, of one latent length n, a whole number
+        of latent units, each code in the codebook (a graph's lookup would wrap a negative one silently)."""
+        if len(codes) != len(self.vq_strides) or any(c.ndim != 2 for c in codes):
+            raise ValueError(f"codes must be {len(self.vq_strides)} arrays (batch, n_i), one per scale")
+        steps = {c.shape[1] * s for c, s in zip(codes, self.vq_strides, strict=True)}
+        if len(steps) != 1 or len({c.shape[0] for c in codes}) != 1 or steps.pop() % self.latent_unit:
+            raise ValueError(f"codes must cover one latent length, a multiple of {self.latent_unit}, at every scale")
+        if any(c.size and (c.min() < 0 or c.max() >= self.codebook_size) for c in codes):
+            raise ValueError(f"codes must be in 0..{self.codebook_size - 1}")
 
     def noise(self, codes: list[np.ndarray], seed: int = 0, start: int = 0) -> list[np.ndarray]:
         """The decoder's noise inputs for these codes: (B, 1, n x rate) per noise layer."""
@@ -119,7 +140,7 @@ def read_config(folder: Path) -> dict[str, Any]:
     try:
         assert config["format"] == FORMAT and config["version"] == VERSION, "another format or version"
         facts = config["facts"]
-        for key in ("sampling_rate", "hop_length", "pad_unit"):
+        for key in ("sampling_rate", "hop_length", "pad_unit", "latent_unit", "codebook_size"):
             assert type(facts[key]) is int and 0 < facts[key] < 1 << 24, f"{key} is not a positive integer"
         for key in ("vq_strides", "noise_rates"):
             assert all(type(v) is int and 0 < v < 1 << 24 for v in facts[key]), f"{key} are not positive integers"
