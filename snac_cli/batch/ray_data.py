@@ -165,8 +165,7 @@ def connect(ray: Any, address: str | None) -> None:
         if threading.current_thread() is threading.main_thread():
             for number, handler in handlers.items():
                 signal.signal(number, handler if handler is not None else signal.SIG_DFL)
-    import ray.data  # its import sets up its own logging, which the lines below then quiet
-
+    importlib.import_module("ray.data")  # its import sets up its own logging, which the lines below then quiet
     for name in ("ray", "ray.data"):  # Ray Data's console handler logs at INFO whatever the level asked
         for console in logging.getLogger(name).handlers:
             if not isinstance(console, logging.FileHandler):

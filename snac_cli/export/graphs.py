@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -42,7 +43,7 @@ class DecoderGraph(nn.Module):
         return x
 
 
-def run(layer: nn.Module, x: torch.Tensor, noise: object) -> torch.Tensor:
+def run(layer: nn.Module, x: torch.Tensor, noise: Iterator[torch.Tensor]) -> torch.Tensor:
     """A decoder layer over x, each NoiseBlock taking the next given noise instead of drawing its own."""
     if isinstance(layer, nn.Sequential):
         for child in layer:
@@ -52,7 +53,7 @@ def run(layer: nn.Module, x: torch.Tensor, noise: object) -> torch.Tensor:
         return run(layer.block, x, noise)
     if isinstance(layer, NoiseBlock):
         h = layer.linear(x)  # the given noise is cut to x's length: an exporter cannot prove the two equal
-        return x + next(noise)[..., : h.shape[-1]] * h  # type: ignore[call-overload]
+        return x + next(noise)[..., : h.shape[-1]] * h
     return layer(x)
 
 

@@ -59,8 +59,6 @@ class OnnxModel:
         self.sessions = {
             name: session(ort, self.folder, graph, options) for name, graph in self.config["graphs"].items()
         }
-        for name, graph in self.config["graphs"].items():
-            check_graph(self.folder, name, self.sessions[name], graph)
 
     def encode(self, audio: np.ndarray) -> list[np.ndarray]:
         """Audio (B, 1, T) float32 at the model's rate -> codes per scale (B, n_i) int64, coarsest first (the
@@ -138,42 +136,57 @@ def read_config(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError, RecursionError) as e:
         raise ModelError(f"{path}: not a readable config of ONNX models: {one_line(e)}") from None
     try:
-        assert config["format"] == FORMAT and config["version"] == VERSION, "another format or version"
-        facts = config["facts"]
-        for key in ("sampling_rate", "hop_length", "pad_unit", "latent_unit", "codebook_size"):
-            assert type(facts[key]) is int and 0 < facts[key] < 1 << 24, f"{key} is not a positive integer"
-        for key in ("vq_strides", "noise_rates"):
-            assert all(type(v) is int and 0 < v < 1 << 24 for v in facts[key]), f"{key} are not positive integers"
-        assert facts["vq_strides"], "no vq_strides"
-        windows = facts["windows"]
-        for key in ("encode_size", "encode_context", "decode_size", "decode_context"):
-            assert type(windows[key]) is int and 0 <= windows[key] < 1 << 31, f"windows.{key} is not an integer"
-        assert windows["encode_size"] % facts["pad_unit"] == 0 < windows["encode_size"], (
-            "an encode window of part units"
-        )
-        unit = facts["latent_unit"]
-        assert windows["decode_size"] % unit == 0 < windows["decode_size"], "a decode window of part units"
-        assert set(config["graphs"]) == {"encoder", "decoder"}, "graphs must be an encoder and a decoder"
-    except (AssertionError, KeyError, TypeError) as e:
-        raise ModelError(f"{path}: not a config of ONNX models snac wrote: {one_line(e)}") from None
+        problem = config_problem(config)
+    except (KeyError, TypeError) as e:  # a key missing, or a value of another kind
+        problem = f"{type(e).__name__}: {one_line(e)}"
+    if problem:
+        raise ModelError(f"{path}: not a config of ONNX models snac wrote: {problem}")
     return config
 
 
+def config_problem(config: Any) -> str | None:
+    """What makes a parsed config.json unusable by the runtime, or None (checked whether or not Python runs
+    with -O: no assert)."""
+    if config["format"] != FORMAT or config["version"] != VERSION:
+        return "another format or version"
+    facts, windows = config["facts"], config["facts"]["windows"]
+    for key in ("sampling_rate", "hop_length", "pad_unit", "latent_unit", "codebook_size"):
+        if type(facts[key]) is not int or not 0 < facts[key] < 1 << 24:
+            return f"{key} is not a positive integer"
+    for key in ("vq_strides", "noise_rates"):
+        if not all(type(v) is int and 0 < v < 1 << 24 for v in facts[key]):
+            return f"{key} are not positive integers"
+    if not facts["vq_strides"]:
+        return "no vq_strides"
+    for key in ("encode_size", "encode_context", "decode_size", "decode_context"):
+        if type(windows[key]) is not int or not 0 <= windows[key] < 1 << 31:
+            return f"windows.{key} is not an integer"
+    if not windows["encode_size"] % facts["pad_unit"] == 0 < windows["encode_size"]:
+        return "an encode window of part units"
+    if not windows["decode_size"] % facts["latent_unit"] == 0 < windows["decode_size"]:
+        return "a decode window of part units"
+    if set(config["graphs"]) != {"encoder", "decoder"}:
+        return "graphs must be an encoder and a decoder"
+    for name, graph in config["graphs"].items():
+        for kind in ("inputs", "outputs"):
+            if not all(isinstance(v["shape"], list) for v in graph[kind].values()):
+                return f"the {name}'s {kind} have no shapes"
+    return None
+
+
 def session(ort: Any, folder: Path, graph: dict[str, Any], options: Any) -> Any:
-    """An onnxruntime session of one graph's file, or one line saying why there is none."""
+    """An onnxruntime session of one graph's file, its inputs and outputs those config.json documents, or one
+    line saying why there is none."""
     file = folder / str(graph.get("file", ""))
     if file.parent != folder or not file.is_file():
         raise ModelError(f"{file}: missing (the config names it)")
     try:
-        return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        runner = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # a truncated or foreign file: onnxruntime's own errors, many lines long
         raise ModelError(f"{file}: not a readable ONNX model: {one_line(e)[:300]}") from None
-
-
-def check_graph(folder: Path, name: str, runner: Any, graph: dict[str, Any]) -> None:
-    """A graph's inputs and outputs must be those config.json documents, by name and rank."""
     for kind, actual in (("inputs", runner.get_inputs()), ("outputs", runner.get_outputs())):
-        expected = {k: len(v["shape"]) for k, v in graph[kind].items()}
+        expected = {k: len(v["shape"]) for k, v in graph[kind].items()}  # by name and rank, as config.json says
         found = {a.name: len(a.shape) for a in actual}
         if found != expected:
-            raise ModelError(f"{folder / graph['file']}: its {kind} are not those of {CONFIG} ({sorted(found)})")
+            raise ModelError(f"{file}: its {kind} are not those of {CONFIG} ({sorted(found)})")
+    return runner

@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from snac_cli.errors import InputError, UsageError, one_line
@@ -125,18 +126,13 @@ def numbered(ray: Any, table: Table, done: int) -> Any:
                     groups.append({"file": os.fsencode(file.resolve()), "group": group, "first": first})
                 first += rows
         return ray.data.from_items(groups).map_batches(RowGroups(table.schema), batch_format="pyarrow", batch_size=1)
-    blocks: list[pa.Table] = []
-    held: list[pa.RecordBatch] = []
-    first = 0
-    for batch in table.batches():
-        held.append(batch)
-        if sum(b.num_rows for b in held) >= HANDED_ROWS:
+    blocks, first = [], 0
+    for held in cut(table.batches(), lambda batch: np.zeros(batch.num_rows), HANDED_ROWS):  # rows alone count
+        rows = sum(batch.num_rows for batch in held)
+        if first + rows > done:  # not written already
             blocks.append(block(held, table.schema, first))
-            first, held = first + blocks[-1].num_rows, []
-            if first <= done:  # written already
-                blocks.pop()
-    blocks.append(block(held, table.schema, first))
-    return ray.data.from_arrow(blocks)
+        first += rows
+    return ray.data.from_arrow(blocks or [block([], table.schema, first)])
 
 
 def block(batches: list[pa.RecordBatch], schema: pa.Schema, first: int) -> pa.Table:
