@@ -1,6 +1,7 @@
-"""Inference windows, whatever runs the model (PyTorch in engine/, onnxruntime in runtime/): audio of any
-length encoded window by window, each with enough context on both sides to cover the encoder's receptive
-field, so that the windows' centres join into what encoding the whole would give; and codes decoded so.
+"""Inference windows and pushes, whatever runs the model (PyTorch in engine/, onnxruntime in runtime/): audio of
+any length encoded window by window, each with enough context on both sides to cover the encoder's receptive
+field, so that the windows' centres join into what encoding the whole would give; codes pushed through a
+streaming decoder as they arrive.
 
 Windows are whole padding units (whole coarsest codes, whole attention windows), so that every window cuts
 the audio where whole-file processing would. Numpy only."""
@@ -8,6 +9,7 @@ the audio where whole-file processing would. Numpy only."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 import numpy as np
 
@@ -67,16 +69,30 @@ def encoded_in_windows(
         done = end
 
 
-def decoded_in_windows(
-    steps: int, run: Callable[[int, int], np.ndarray], *, size: int, context: int, hop: int
+class Pushed(Protocol):
+    """A streaming decoder (engine/stream_decoder.py, runtime/step_decoder.py): whole frames in, final audio out."""
+
+    def push(self, codes: list[np.ndarray]) -> np.ndarray: ...
+
+    def finish(self) -> np.ndarray: ...
+
+
+def decoded_in_pushes(
+    decoder: Callable[[int], Pushed], chunks: Iterable[list[np.ndarray]], advance: Advance | None = None
 ) -> Iterator[np.ndarray]:
-    """Audio (channels, n) of `steps` latent steps, window by window: `run(lo, hi)` decodes steps lo..hi
-    into (channels, (hi - lo) x hop); each window keeps its centre. `size` and `context` are latent steps,
-    whole units; the decoder's noise must be drawn by position for the centres to join exactly."""
-    done = 0
-    while done < steps:
-        end = min(window_end(done, size, context), steps)
-        lo, hi = max(0, done - context), min(steps, end + context)
-        audio = run(lo, hi)
-        yield audio[:, (done - lo) * hop : (end - lo) * hop]
-        done = end
+    """Audio blocks (channels, n) of codes arriving in pieces of whole frames, per scale (channels, n_i), each
+    pushed through one streaming decoder (`decoder(channels)`, made at the first piece) as it comes."""
+    stream: Pushed | None = None
+    for chunk in chunks:
+        if stream is None:
+            stream = decoder(chunk[0].shape[0])
+        audio = stream.push([c.astype(np.int64, copy=False) for c in chunk])
+        if audio.shape[1]:
+            if advance:
+                advance(audio.shape[1])
+            yield audio
+    if stream is not None:
+        audio = stream.finish()
+        if advance:
+            advance(audio.shape[1])
+        yield audio

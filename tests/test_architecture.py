@@ -31,8 +31,8 @@ ALLOWED = {
     "batch": {"codec", "engine", "audio", "format", "model"},
     "tables": {"codec", "batch", "audio", "format"},
     "export": {"codec", "runtime", "engine", "model"},  # ONNX models of the PyTorch model, checked with the runtime
-    "codec": {"engine", "audio", "format", "model"},
-    "engine": {"model"},
+    "codec": {"engine", "runtime", "audio", "format", "model"},  # PyTorch's engine or onnxruntime's models
+    "engine": {"format", "model"},  # the facts a file must agree with (format.checks.ModelFacts)
     "runtime": {"audio", "format"},  # ONNX models run by onnxruntime, with numpy alone
     "audio": set(),
     "format": set(),
@@ -122,6 +122,16 @@ def test_a_bad_import_is_caught(tmp_path, importer, imported):
     found = violations(imports(copy))
     assert found and {pair[0] for pair in found} == {module_name(target, copy)}
     assert {pair[1].startswith(imported.split()[1]) for pair in found} == {True}
+
+
+def test_the_library_and_the_cli_load_without_torch():
+    """torch is imported where a PyTorch model is loaded, never at a module's top: a torch-free install
+    imports every module of the codec, the folder runs, tables, the service and the CLI."""
+    names = sorted(module_name(p) for folder in ("codec", "batch", "tables", "serve", "cli")
+                   for p in (PACKAGE / folder).rglob("*.py") if p.name != "ray_data.py")  # fmt: skip
+    code = f"import sys; import {', '.join(names)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def test_the_audio_and_format_layers_load_without_torch():

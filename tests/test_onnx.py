@@ -1,11 +1,16 @@
-"""ONNX models: `snac onnx OUT_DIR -m MODEL` writes the encoder and decoder, checked before they appear;
-onnxruntime gives PyTorch's codes and, with the noise drawn by numpy as PyTorch draws it, `snac decode`'s
-audio; a folder that is not whole or not ours is one line, exit 4."""
+"""ONNX models: `snac onnx OUT_DIR -m MODEL` writes the encoder, the decoder and the decoder's streaming step,
+checked before they appear; onnxruntime gives PyTorch's codes and, with the noise drawn by numpy as PyTorch
+draws it, `snac decode`'s audio; the step fed a frame at a time gives the whole decode; a folder that is not
+whole or not ours is one line, exit 4."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -28,6 +33,14 @@ def exported(tiny, tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def exported_lm(model, tmp_path_factory):
+    """The tiny language-model checkpoint (strides that interleave into tokens) written by `snac onnx`."""
+    folder = tmp_path_factory.mktemp("onnx") / "tiny-lm-onnx"
+    assert invoke("onnx", folder, "-m", model).exit_code == OK
+    return folder
+
+
 def test_the_noise_numpy_draws_is_the_noise_pytorch_draws():
     from snac_cli.model.layers import positional_noise as drawn_by_torch
     from snac_cli.runtime.noise import positional_noise
@@ -41,10 +54,16 @@ def test_the_noise_numpy_draws_is_the_noise_pytorch_draws():
 
 def test_the_folder_holds_both_graphs_and_documents_them(exported):
     config = json.loads((exported / "config.json").read_text())
-    assert sorted(p.name for p in exported.iterdir()) == ["config.json", "decoder.onnx", "encoder.onnx"]
+    assert sorted(p.name for p in exported.iterdir()) == ["config.json", "decoder.onnx", "decoder_step.onnx",
+                                                          "encoder.onnx"]  # fmt: skip
     assert set(config["graphs"]["decoder"]["inputs"]) == {"codes_0", "codes_1", "codes_2", "noise_0", "noise_1",
                                                           "noise_2"}  # fmt: skip
     assert config["model"]["config"]["sampling_rate"] == config["facts"]["sampling_rate"] == 16000
+    step = config["graphs"]["step"]
+    assert list(step["inputs"]) == ["codes_0", "codes_1", "codes_2", "position", "end", "noise_0", "noise_1",
+                                    "noise_2", "state"]  # fmt: skip
+    assert list(step["outputs"]) == ["audio", "state_out"] and step["delay"] > 0
+    assert step["inputs"]["state"]["shape"] == ["batch", sum(s["channels"] * s["steps"] for s in step["state"])]
     assert not list(exported.parent.glob(".*"))  # nothing of the staging left
 
 
@@ -62,9 +81,30 @@ def same_as_snac(folder, model, source, tmp_path) -> None:
     out = tmp_path / "a.wav"
     assert invoke("decode", tmp_path / "a.snac", out, "--force").exit_code == OK
     expected, _ = sf.read(out, dtype="int16")
-    made = runtime.decode(codes, seed=0)[0, 0, : len(expected)]
-    pcm = np.clip(np.round(made * 32767), -32768, 32767)  # as the writer quantizes
-    assert np.abs(pcm - expected).max() <= 1, "more than 1 LSB of 16-bit PCM from snac decode"
+    whole = runtime.decode(codes, seed=0)[0, 0, : len(expected)]
+    assert lsb(whole, expected) <= 1, "more than 1 LSB of 16-bit PCM from snac decode"
+    stepped = frame_by_frame(runtime, codes)[0, : len(expected)]
+    assert lsb(stepped, pcm(whole)) <= 1, "the streaming step, a frame at a time, is not the whole decode"
+
+
+def pcm(audio: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(audio * 32767), -32768, 32767)  # as the writer quantizes
+
+
+def lsb(audio: np.ndarray, expected_pcm: np.ndarray) -> float:
+    """How far audio is from 16-bit PCM, in its steps."""
+    return float(np.abs(pcm(audio) - expected_pcm).max())
+
+
+def frame_by_frame(runtime, codes: list[np.ndarray], seed: int = 0) -> np.ndarray:
+    """The streaming step's audio for codes pushed one frame at a time."""
+    from snac_cli.runtime.step_decoder import StepDecoder
+
+    decoder = StepDecoder(runtime, seed=seed, batch=codes[0].shape[0])
+    per_frame = [math.lcm(*runtime.vq_strides) // s for s in runtime.vq_strides]  # codes of a frame, per scale
+    pieces = [decoder.push([c[:, i * n : (i + 1) * n] for c, n in zip(codes, per_frame, strict=True)])
+              for i in range(codes[0].shape[1] // per_frame[0])]  # fmt: skip
+    return np.concatenate([*pieces, decoder.finish()], axis=1)
 
 
 def test_onnxruntime_gives_the_codes_and_audio_of_snac_encode_and_decode(exported, tiny, audio_file, tmp_path):
@@ -99,6 +139,15 @@ def test_an_existing_output_is_kept_unless_forced(exported, tiny, tmp_path, monk
     assert invoke("onnx", again, "-m", tiny, "--force").exit_code == OK  # one `snac onnx` wrote: replaced
 
 
+def edit_step(folder, **changes) -> None:
+    """config.json with the streaming step's entries changed."""
+    config = json.loads((folder / "config.json").read_text())
+    config["graphs"]["step"].update(changes)
+    if "state" in changes:  # its documented input too, as a forger would
+        config["graphs"]["step"]["inputs"]["state"]["shape"] = ["batch", 6]
+    (folder / "config.json").write_text(json.dumps(config))
+
+
 @pytest.mark.parametrize(
     "damage, words",
     [
@@ -108,6 +157,10 @@ def test_an_existing_output_is_kept_unless_forced(exported, tiny, tmp_path, monk
         (lambda f: (f / "decoder.onnx").unlink(), "missing"),
         (lambda f: (f / "encoder.onnx").write_bytes((f / "encoder.onnx").read_bytes()[:5000]), "not a readable ONNX"),
         (lambda f: shutil.copy(f / "decoder.onnx", f / "encoder.onnx"), "are not those of config.json"),
+        (lambda f: (f / "decoder_step.onnx").unlink(), "missing"),
+        (lambda f: edit_step(f, state=[{"channels": 3, "steps": 2}]), "are not those of config.json"),
+        (lambda f: edit_step(f, delay=-1), "not whole numbers"),
+        (lambda f: edit_step(f, flush_steps=0), "do not cover its delay"),
     ],
 )
 def test_a_damaged_folder_is_one_model_error(exported, tmp_path, damage, words):
@@ -121,16 +174,17 @@ def test_a_damaged_folder_is_one_model_error(exported, tmp_path, damage, words):
     assert words in str(error.value) and "\n" not in str(error.value)
 
 
-def test_any_length_runs_in_windows_that_join_into_the_whole(exported, tmp_path):
-    """Small windows (config.json), audio arriving in odd blocks: the codes and audio of the whole at once."""
+def test_audio_in_windows_and_codes_in_any_pieces_give_the_whole(exported, tmp_path):
+    """Small encoder windows (config.json), audio arriving in odd blocks: the codes of the whole at once; the
+    streaming step, codes pushed in odd pieces, two channels, another seed: the audio of the whole at once."""
     from snac_cli.runtime.onnx_model import OnnxModel
+    from snac_cli.runtime.step_decoder import StepDecoder
     from tests.helpers.signals import speech_like
 
     folder = tmp_path / "small-windows"
     shutil.copytree(exported, folder)
     config = json.loads((folder / "config.json").read_text())
-    facts = config["facts"]
-    facts["windows"].update(encode_size=2 * facts["pad_unit"], decode_size=facts["latent_unit"])
+    config["facts"]["windows"].update(encode_size=2 * config["facts"]["pad_unit"])
     (folder / "config.json").write_text(json.dumps(config))
     runtime, whole = OnnxModel(folder), OnnxModel(exported)
     audio = np.stack([speech_like(16000, 16000 * 3 + 17, seed=1), speech_like(16000, 16000 * 3 + 17, seed=2)])
@@ -140,8 +194,17 @@ def test_any_length_runs_in_windows_that_join_into_the_whole(exported, tmp_path)
     codes = [np.concatenate(p, axis=1) for p in parts]
     expected = whole.encode(audio.astype(np.float32)[:, None, :])
     assert all(np.array_equal(a, b) for a, b in zip(codes, expected, strict=True))
-    decoded = np.concatenate(list(runtime.decode_stream(codes, seed=3)), axis=1)
+    decoder = StepDecoder(runtime, seed=3, batch=2, max_frames=5)
+    frames = codes[0].shape[1] // 2  # the tiny model's frame: 2 coarsest codes
+    cuts = [0, 1, 1, 9, 10, 40, frames]  # frames: one, none, several, more than a step
+    pushed = [decoder.push([c[:, a * c.shape[1] // frames : b * c.shape[1] // frames] for c in codes])
+              for a, b in itertools.pairwise(cuts)]  # fmt: skip
+    decoded = np.concatenate([*pushed, decoder.finish()], axis=1)
     assert np.abs(decoded - whole.decode(codes, seed=3)[:, 0]).max() < 1e-5
+    assert np.abs(frame_by_frame(runtime, codes, seed=3) - decoded).max() < 1e-5
+    decoder.reset()  # a new stream, the same seed
+    again = np.concatenate([decoder.push(codes), decoder.finish()], axis=1)
+    assert np.abs(again - decoded).max() < 1e-5
 
 
 def test_no_audio_gives_no_codes_and_codes_it_cannot_decode_are_refused(exported):
@@ -150,7 +213,7 @@ def test_no_audio_gives_no_codes_and_codes_it_cannot_decode_are_refused(exported
     runtime = OnnxModel(exported)
     empty = runtime.encode(np.zeros((2, 1, 0), np.float32))
     assert [c.shape for c in empty] == [(2, 0)] * 3
-    assert runtime.decode(empty).shape == (2, 1, 0) and list(runtime.decode_stream(empty)) == []
+    assert runtime.decode(empty).shape == (2, 1, 0) and [b.shape for b in runtime.decode_stream([empty])] == [(2, 0)]
     assert [c.shape[1] for c in runtime.encode(np.zeros((1, 1, 1), np.float32))] == [4, 6, 12]  # one padding unit
     codes = runtime.encode(np.zeros((1, 1, 288), np.float32))
 
@@ -163,5 +226,55 @@ def test_no_audio_gives_no_codes_and_codes_it_cannot_decode_are_refused(exported
                 [codes[0]] + [c[:, :2] for c in codes[1:]]):  # fmt: skip
         with pytest.raises(ValueError):
             runtime.decode(bad)
+        with pytest.raises(ValueError):
+            runtime.stream_decoder().push(bad)
     with pytest.raises(ValueError):
         runtime.encode(np.zeros((1, 288), np.float32))
+
+
+def without_torch(*args) -> subprocess.CompletedProcess:
+    """`snac ARGS` in a process where torch cannot be imported (as in an install of snac-cli[onnx] alone)."""
+    code = ("import sys; sys.modules['torch'] = None; from snac_cli.cli import main; "
+            f"sys.argv = ['snac', *{[str(a) for a in args]!r}]; main()")  # fmt: skip
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_the_commands_run_onnx_models_without_torch(exported_lm, model, audio_file, tmp_path):
+    """encode, decode, decode --tokens, roundtrip and folder runs take --model ONNX_DIR with no torch at all:
+    the codes of the PyTorch model, its audio within 1 LSB; a PyTorch model there says which extra it needs."""
+    source = audio_file("in.wav", rate=22050, channels=2, seconds=0.9)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(source, clips / "in.wav")
+    steps = [
+        ("encode", source, tmp_path / "onnx.snac", "-m", exported_lm, "--channels", "keep"),
+        ("decode", tmp_path / "onnx.snac", tmp_path / "onnx.wav"),  # the file names the ONNX folder: no -m
+        ("export", tmp_path / "onnx.snac", "--format", "npy"),  # onnx.npy: tokens, one row per channel
+        ("decode", "--tokens", tmp_path / "onnx.npy", tmp_path / "tokens.wav", "-m", exported_lm),
+        ("roundtrip", source, "-o", tmp_path / "round.wav", "-m", exported_lm, "--json"),
+        ("encode", clips, tmp_path / "folder", "-m", exported_lm, "-q"),
+    ]
+    for step in steps:
+        done = without_torch(*step)
+        assert done.returncode == OK and not done.stderr.strip(), (step, done.stderr)
+    assert invoke("encode", source, tmp_path / "torch.snac", "-m", model, "--channels", "keep").exit_code == OK
+    onnx, torch_made = read_snac(tmp_path / "onnx.snac"), read_snac(tmp_path / "torch.snac")
+    assert all(np.array_equal(a, b) for a, b in zip(onnx.codes, torch_made.codes, strict=True))
+    assert invoke("decode", tmp_path / "onnx.snac", tmp_path / "torch.wav", "-m", model).exit_code == OK
+    expected, _ = sf.read(tmp_path / "torch.wav", dtype="int16")
+    got, _ = sf.read(tmp_path / "onnx.wav", dtype="int16")
+    assert got.shape == expected.shape and np.abs(got.astype(int) - expected).max() <= 1
+    assert (tmp_path / "folder" / "in.snac").is_file() and (tmp_path / "tokens.wav").is_file()
+    needs = without_torch("encode", source, tmp_path / "t.snac", "-m", model)
+    assert needs.returncode == USAGE and "snac-cli[torch]" in needs.stderr and len(needs.stderr.splitlines()) == 1
+    assert not (tmp_path / "t.snac").exists()
+
+
+def test_onnx_models_refuse_what_they_do_not_offer_in_one_line(exported, audio_file, tmp_path):
+    source = audio_file("in.wav", seconds=0.3)
+    for extra in (["--device", "cuda"], ["--precision", "bf16"]):
+        result = invoke("encode", source, tmp_path / "a.snac", "-m", exported, *extra)
+        assert result.exit_code == USAGE and "ONNX models run on the CPU" in result.output, result.output
+    assert invoke("encode", source, tmp_path / "a.snac", "-m", exported).exit_code == OK
+    early = invoke("decode", tmp_path / "a.snac", "-", "--lookahead", "0", "-m", exported)
+    assert early.exit_code == USAGE and "exact lookahead" in early.output

@@ -94,7 +94,7 @@ def test_an_unexpected_exception_is_one_line_naming_itself_with_its_own_code(inp
     def broken(*args, **kwargs):
         raise RuntimeError("the kernel fell over")
 
-    monkeypatch.setattr(snac_cli.codec.encoding, "load_model", broken)
+    monkeypatch.setattr(snac_cli.codec.encoding, "load_coder", broken)
     result = runner.invoke(app, ["encode", inputs["WAV"], inputs["OUT"] + ".snac"])
     assert result.exit_code == INTERNAL_ERROR
     line = one_line(result.stderr, "snac: internal error: RuntimeError: the kernel fell over")

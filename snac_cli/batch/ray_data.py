@@ -19,8 +19,8 @@ import numpy as np
 
 from snac_cli.batch.plan import Job, Record
 from snac_cli.batch.runner import Task
+from snac_cli.codec.coders import load_coder
 from snac_cli.codec.encoding import encode_clips
-from snac_cli.codec.models import load_model
 from snac_cli.errors import UsageError, one_line
 from snac_cli.settings import DEFAULT_MODEL, Channels, EncodeSettings, ModelSettings, Normalize, Precision
 
@@ -45,7 +45,7 @@ class SnacEncoder:
         """Keywords, as `fn_constructor_kwargs` gives them: the model's, then the encode settings."""
         self.model = ModelSettings(model, device, Precision(precision))
         self.settings = EncodeSettings(Channels(channels), Normalize(normalize), metadata or {})
-        self.scales = len(load_model(self.model).vq_strides)  # loaded once per actor, before the first batch
+        self.scales = len(load_coder(self.model).facts.vq_strides)  # loaded once per actor, before the first batch
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         from snac_cli.format.container import to_bytes

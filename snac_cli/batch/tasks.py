@@ -104,8 +104,8 @@ class EncodeTask:
 
     def encode(self, group: list[Job]) -> list[Record]:
         from snac_cli.audio.reader import probe_seconds
+        from snac_cli.codec.coders import load_coder
         from snac_cli.codec.encoding import encode_clips, encode_file
-        from snac_cli.codec.models import load_model
         from snac_cli.format.container import read_snac, write_snac
 
         stamps = [current_stamp(job, self.shaping()) or "" for job in group]  # before reading: a change redoes
@@ -118,7 +118,7 @@ class EncodeTask:
                 return [encoded_record(job, read_snac(job.target))]
             except Exception as e:
                 return [failed(job, e)]
-        rate = load_model(self.model).sampling_rate
+        rate = load_coder(self.model).facts.sample_rate
         limit = None if self.batch_seconds is None else round(self.batch_seconds * rate)
         sources: list[Any] = [job.source for job in group]
         results = encode_clips(sources, self.settings, model=self.model, limit=limit)

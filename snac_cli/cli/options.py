@@ -103,7 +103,8 @@ Model = Annotated[
         "--model",
         "-m",
         metavar="MODEL",
-        help="24khz, 32khz, 44khz, a Hugging Face repo id, or a local checkpoint folder.",
+        help="24khz, 32khz, 44khz, a Hugging Face repo id, a local checkpoint folder, or a folder of ONNX models "
+        "(snac onnx).",
     ),
 ]
 Device = Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")]

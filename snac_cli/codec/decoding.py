@@ -6,21 +6,22 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from snac_cli.audio.resample import resample_stream
 from snac_cli.audio.writer import SNAC_TAG, check_output_format, write_stream
-from snac_cli.codec.models import check_model, load_model
-from snac_cli.engine.push_batcher import PushBatcher
-from snac_cli.engine.streaming import decode_stream
+from snac_cli.codec.coders import Coder, load_coder
+from snac_cli.codec.models import check_model
 from snac_cli.errors import ContainerError
 from snac_cli.format.checks import check_length
 from snac_cli.format.container import SnacHeader, SnacReader
-from snac_cli.model import SNAC
 from snac_cli.progress import Advance, Progress, silent
 from snac_cli.settings import DecodeSettings, ModelSettings
+
+if TYPE_CHECKING:
+    from snac_cli.engine.push_batcher import PushBatcher
 
 
 @dataclass
@@ -43,7 +44,7 @@ def output_rate(sample_rate: str | int, header: SnacHeader) -> int:
 
 
 def decode(
-    model: SNAC,
+    model: Coder,
     reader: SnacReader,
     settings: DecodeSettings = DecodeSettings(),
     *,
@@ -62,11 +63,13 @@ def decode(
     h = reader.header
     facts = check_model(model, h)
     rate = output_rate(settings.sample_rate, h)
-    audio = decode_stream(model, reader.chunks(), seed=settings.seed, window_seconds=settings.window_seconds,
-                          lookahead=settings.lookahead, advance=advance, batcher=batcher, frames=frames)  # fmt: skip
+    audio = model.decode_stream(
+        reader.chunks(), seed=settings.seed, window_seconds=settings.window_seconds, lookahead=settings.lookahead,
+        advance=advance, batcher=batcher, frames=frames,
+    )  # fmt: skip
     if h.gain != 1.0:
         audio = (block / np.float32(h.gain) for block in audio)
-    audio = resample_stream(audio, model.sampling_rate, rate, h.channels)
+    audio = resample_stream(audio, facts.sample_rate, rate, h.channels)
     if h.channels != h.original_channels:
         audio = (np.repeat(block, h.original_channels, axis=0) for block in audio)
 
@@ -78,7 +81,7 @@ def decode(
         return round(total * rate / h.original_sample_rate)
 
     # Everything past the original length is padding, less than one padding unit of the model's.
-    holdback = math.ceil(model.config.pad_unit * rate / model.sampling_rate) + 64
+    holdback = math.ceil(facts.pad_unit * rate / facts.sample_rate) + 64
     known = length() if original_length is not None else None
     return Decoded(rate, h.original_channels, known, trimmed(audio, holdback, length))
 
@@ -107,15 +110,15 @@ def decode_file(
     target_name = str(target) if isinstance(target, (str, os.PathLike)) else "-"
     subtype = settings.subtype.value if settings.subtype else None
     check_output_format(target_name, subtype, rate, h.original_channels)  # before the model loads
-    snac_model = load_model(model if model.name else replace(model, name=h.model))
-    facts = check_model(snac_model, h)  # another model's file is that, not a corrupted one: before its length
+    coder = load_coder(model if model.name else replace(model, name=h.model))
+    facts = check_model(coder, h)  # another model's file is that, not a corrupted one: before its length
     if length is not None:  # a forged length is refused before any output exists
         check_length(h, length, frames, facts)
     seconds = length / h.original_sample_rate if length is not None else None
     with progress("decoding", seconds, "s") as advance:
         decoded = decode(
-            snac_model, reader, settings, original_length=length, frames=frames if length is not None else None,
-            advance=lambda samples: advance(samples / snac_model.sampling_rate), batcher=batcher,
+            coder, reader, settings, original_length=length, frames=frames if length is not None else None,
+            advance=lambda samples: advance(samples / facts.sample_rate), batcher=batcher,
         )  # fmt: skip
         write_stream(
             target, decoded.blocks, decoded.sample_rate, decoded.channels,

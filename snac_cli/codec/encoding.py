@@ -14,13 +14,10 @@ from snac_cli import __version__
 from snac_cli.audio.normalize import measure_gain
 from snac_cli.audio.reader import AudioReader
 from snac_cli.audio.resample import mix_to_mono, resample_stream
-from snac_cli.codec.models import load_model
-from snac_cli.engine.batching import batch_limit, encode_batch
-from snac_cli.engine.streaming import encode_stream
+from snac_cli.codec.coders import Coder, load_coder
 from snac_cli.errors import UsageError
 from snac_cli.files import atomic_output
 from snac_cli.format.container import MAX_CHANNELS, SnacFile, SnacHeader, SnacWriter
-from snac_cli.model import SNAC
 from snac_cli.naming import model_id
 from snac_cli.progress import Advance, Progress, silent
 from snac_cli.settings import DEFAULT_MODEL, Channels, EncodeSettings, ModelSettings, Normalize
@@ -39,7 +36,7 @@ class Conditioned:
     length: Callable[[], int]
 
 
-def condition(model: SNAC, audio: AudioReader, settings: EncodeSettings, *, model_name: str) -> Conditioned:
+def condition(model: Coder, audio: AudioReader, settings: EncodeSettings, *, model_name: str) -> Conditioned:
     """Mix down (or keep channels), normalize and resample audio for the model, as a stream."""
     mix = settings.channels == Channels.mix
     coded = 1 if mix else audio.channels
@@ -57,15 +54,16 @@ def condition(model: SNAC, audio: AudioReader, settings: EncodeSettings, *, mode
         gain = measure_gain(blocks, audio.sample_rate, coded, settings.normalize.value)
         blocks = conditioned(audio.blocks())
 
+    facts = model.facts
     header = SnacHeader(
         model=model_name,
-        fingerprint=model.config.fingerprint(),
-        sample_rate=model.sampling_rate,
+        fingerprint=facts.fingerprint,
+        sample_rate=facts.sample_rate,
         original_sample_rate=audio.sample_rate,
         original_channels=audio.channels,
         channels=coded,
-        codebook_size=model.codebook_size,
-        vq_strides=tuple(model.vq_strides),
+        codebook_size=facts.codebook_size,
+        vq_strides=facts.vq_strides,
         gain=gain,
         tool_version=__version__,
         metadata=dict(settings.metadata),
@@ -79,12 +77,12 @@ def condition(model: SNAC, audio: AudioReader, settings: EncodeSettings, *, mode
             yield block if gain == 1.0 else block * np.float32(gain)
 
     return Conditioned(
-        header, resample_stream(counted(blocks), audio.sample_rate, model.sampling_rate, coded), lambda: length
+        header, resample_stream(counted(blocks), audio.sample_rate, facts.sample_rate, coded), lambda: length
     )
 
 
 def encode(
-    model: SNAC,
+    model: Coder,
     audio: AudioReader,
     out: BinaryIO,
     settings: EncodeSettings = EncodeSettings(),
@@ -96,7 +94,7 @@ def encode(
     `model_name` is what the file names as its model; `advance` is called with model-rate samples done."""
     source = condition(model, audio, settings, model_name=model_name)
     writer = SnacWriter(out, source.header)
-    for codes in encode_stream(model, source.blocks, window_seconds=settings.window_seconds, advance=advance):
+    for codes in model.encode_stream(source.blocks, window_seconds=settings.window_seconds, advance=advance):
         writer.write(codes)
     writer.close(source.length())
     return source.header
@@ -117,13 +115,13 @@ def encode_file(
     normalized is spooled to a temporary file first. `name` names a stream in errors."""
     spool = settings.normalize != Normalize.none
     with AudioReader(source, name=name, spool=spool) as audio:
-        snac_model = load_model(model)
+        coder = load_coder(model)
         seconds = audio.length / audio.sample_rate if audio.length is not None else None
         output = atomic_output(target) if isinstance(target, (str, os.PathLike)) else contextlib.nullcontext(target)
         with progress("encoding", seconds, "s") as advance, output as out:
             header = encode(
-                snac_model, audio, out, settings, model_name=model_id(model.name or DEFAULT_MODEL),
-                advance=lambda samples: advance(samples / snac_model.sampling_rate),
+                coder, audio, out, settings, model_name=model_id(model.name or DEFAULT_MODEL),
+                advance=lambda samples: advance(samples / coder.facts.sample_rate),
             )  # fmt: skip
             out.flush()
     return header
@@ -145,14 +143,14 @@ def encode_clips(
     `limit`: the most samples (model rate) per pass, all clips together [default: one inference window's
     worth]; 0 encodes each clip alone. `progress` advances by clips and forward passes; an error it raises
     stops the whole batch."""
-    snac_model = load_model(model)
+    coder = load_coder(model)
     model_name = model_id(model.name or DEFAULT_MODEL)
     with progress("encoding", len(sources), "clips") as advance:
-        return clips_encoded(snac_model, sources, settings, model_name, names, limit, advance)
+        return clips_encoded(coder, sources, settings, model_name, names, limit, advance)
 
 
 def clips_encoded(
-    snac_model: SNAC,
+    coder: Coder,
     sources: list[Source],
     settings: EncodeSettings,
     model_name: str,
@@ -168,14 +166,14 @@ def clips_encoded(
         try:
             spool = settings.normalize != Normalize.none
             with AudioReader(source, name=names[i] if names else None, spool=spool) as audio:
-                clip = condition(snac_model, audio, settings, model_name=model_name)
+                clip = condition(coder, audio, settings, model_name=model_name)
                 samples = np.concatenate(list(clip.blocks), axis=1)
                 ready.append((i, clip.header, samples, clip.length()))
         except Exception as e:  # libsndfile's own errors, a memory error: this clip's, not the others'
             results[i] = e
-    limit, unit = batch_limit(snac_model) if limit is None else limit, snac_model.config.pad_unit
+    limit, unit = coder.batch_limit() if limit is None else limit, coder.facts.pad_unit
     for i, header, samples, length in [item for item in ready if item[2].size > limit]:  # too long to batch
-        parts = zip(*encode_stream(snac_model, [samples], advance=lambda _: advance(0)), strict=True)
+        parts = zip(*coder.encode_stream([samples], advance=lambda _: advance(0)), strict=True)
         results[i] = SnacFile(**vars(header), original_length=length, codes=[np.concatenate(p, axis=1) for p in parts])
     ready = sorted((item for item in ready if item[2].size <= limit), key=lambda item: item[2].shape[1])
     while ready:
@@ -185,7 +183,7 @@ def clips_encoded(
             rows += ready[0][1].channels
             group.append(ready.pop(0))
         advance(0)
-        for (i, header, _, length), codes in zip(group, encode_batch(snac_model, [g[2] for g in group]), strict=True):
+        for (i, header, _, length), codes in zip(group, coder.encode_batch([g[2] for g in group]), strict=True):
             results[i] = SnacFile(**vars(header), original_length=length, codes=codes)
             advance(1)
     return [r for r in results if r is not None]

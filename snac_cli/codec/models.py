@@ -6,16 +6,22 @@ import functools
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from snac_cli import __version__
-from snac_cli.engine.devices import check_precision, resolve_device
-from snac_cli.errors import ModelError
+from snac_cli.errors import ModelError, UsageError, one_line
 from snac_cli.format.checks import ModelFacts, check_length, check_made_by
 from snac_cli.format.container import SnacFile, SnacHeader
-from snac_cli.model import SNAC, CheckpointError, SNACConfig
+from snac_cli.model import CheckpointError, SNACConfig
 from snac_cli.model.pretrained import find_checkpoint, read_config
 from snac_cli.naming import model_id
+from snac_cli.runtime.onnx_model import is_onnx_folder
+from snac_cli.runtime.onnx_model import read_config as read_onnx_config
 from snac_cli.settings import DEFAULT_MODEL, ModelSettings
+
+if TYPE_CHECKING:
+    from snac_cli.codec.coders import Coder
+    from snac_cli.model import SNAC
 
 
 @contextmanager
@@ -34,9 +40,15 @@ def load_model(settings: ModelSettings = ModelSettings()) -> SNAC:
     """The model that `settings` name, on its device and precision, loaded once per process and settings (a
     folder run's units and a service's requests share it). `bf16` and `fp16` are faster on GPUs but lossy:
     their codes differ from fp32's."""
-    if settings.threads:
+    try:
         import torch
+    except ImportError:
+        raise UsageError("PyTorch models need torch: pip install 'snac-cli[torch]' (or give ONNX models that "
+                         "`snac onnx` wrote: --model ONNX_DIR)") from None  # fmt: skip
+    from snac_cli.engine.devices import check_precision, resolve_device
+    from snac_cli.model import SNAC
 
+    if settings.threads:
         torch.set_num_threads(settings.threads)
     device = resolve_device(settings.device)
     dtype = check_precision(settings.precision, device)
@@ -45,7 +57,14 @@ def load_model(settings: ModelSettings = ModelSettings()) -> SNAC:
 
 
 def config_of(name: str) -> SNACConfig:
-    """A model's config alone: what `cut`, `concat` and `import` need, without loading its weights."""
+    """A model's config alone: what `cut`, `concat` and `import` need, without loading its weights (or torch)."""
+    if is_onnx_folder(name):
+        from pathlib import Path
+
+        try:
+            return SNACConfig.from_dict(read_onnx_config(Path(name))["model"]["config"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"{name}: its config.json holds no SNAC config: {one_line(e)}") from None
     with model_errors():
         return read_config(find_checkpoint(name)[0])
 
@@ -59,11 +78,10 @@ def model_facts(config: SNACConfig, name: str) -> ModelFacts:
     )  # fmt: skip
 
 
-def check_model(model: SNAC, header: SnacHeader) -> ModelFacts:
+def check_model(coder: Coder, header: SnacHeader) -> ModelFacts:
     """A file decodes only with the model that made it, and its header must say what that model is."""
-    facts = model_facts(model.config, "the one given")
-    check_made_by(header, facts)
-    return facts
+    check_made_by(header, coder.facts)
+    return coder.facts
 
 
 def frame_samples(snac: SnacFile) -> int:

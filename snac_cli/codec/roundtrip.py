@@ -13,9 +13,9 @@ import numpy as np
 from snac_cli.audio.metrics import mel_distance, si_sdr
 from snac_cli.audio.reader import AudioReader
 from snac_cli.audio.writer import check_output_format, write_stream
+from snac_cli.codec.coders import load_coder
 from snac_cli.codec.decoding import decode
 from snac_cli.codec.encoding import encode_file
-from snac_cli.codec.models import load_model
 from snac_cli.files import atomic_output
 from snac_cli.format.container import SnacReader
 from snac_cli.progress import Progress, silent
@@ -38,7 +38,8 @@ def roundtrip(
         check_output_format(output, None, audio.sample_rate, audio.channels)  # before the model loads
         original = audio.read()
     buffer = io.BytesIO()
-    snac_model = load_model(model)  # loaded before the clock starts (encode_file finds it loaded)
+    coder = load_coder(model)  # loaded before the clock starts (encode_file finds it loaded)
+    facts = coder.facts
     start = time.perf_counter()
     header = encode_file(input, buffer, settings, model=model, progress=progress)
     encode_seconds = time.perf_counter() - start
@@ -47,8 +48,8 @@ def roundtrip(
     with progress("decoding", seconds, "s") as advance:
         start = time.perf_counter()
         decoded = decode(
-            snac_model, SnacReader(buffer), DecodeSettings(seed=seed),
-            advance=lambda samples: advance(samples / snac_model.sampling_rate),
+            coder, SnacReader(buffer), DecodeSettings(seed=seed),
+            advance=lambda samples: advance(samples / facts.sample_rate),
         )  # fmt: skip
         reconstruction = np.concatenate(list(decoded.blocks), axis=1)
         decode_seconds = time.perf_counter() - start
@@ -56,22 +57,20 @@ def roundtrip(
     if snac_path:
         with atomic_output(Path(snac_path)) as stream:
             stream.write(buffer.getvalue())
-    codes_per_second = (
-        sum(snac_model.sampling_rate / snac_model.hop_length / s for s in snac_model.vq_strides) * header.channels
-    )
+    codes_per_second = sum(facts.sample_rate / coder.hop_length / s for s in facts.vq_strides) * header.channels
     return {
         "input": input,
         "output": output,
         "snac": snac_path,
         "model": model.name or DEFAULT_MODEL,
-        "device": str(next(snac_model.parameters()).device),
+        "device": coder.device,
         "precision": model.precision.value,
         "duration_seconds": seconds,
         "sample_rate": original.sample_rate,
         "channels": original.channels,
         "coded_channels": header.channels,
         "tokens_per_second": codes_per_second,
-        "bitrate_kbps": codes_per_second * math.log2(snac_model.codebook_size) / 1000,
+        "bitrate_kbps": codes_per_second * math.log2(facts.codebook_size) / 1000,
         "snac_bytes": len(buffer.getvalue()),
         "encode_seconds": encode_seconds,
         "decode_seconds": decode_seconds,

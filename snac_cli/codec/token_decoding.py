@@ -9,21 +9,21 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from snac_cli.audio.resample import resample_stream
 from snac_cli.audio.writer import check_output_format, write_stream
-from snac_cli.codec.models import load_model
-from snac_cli.engine.push_batcher import PushBatcher
-from snac_cli.engine.stream_decoder import StreamDecoder
+from snac_cli.codec.coders import Coder, load_coder
 from snac_cli.format.export import read_tokens
 from snac_cli.format.token_stream import TextTokens, TokenFrames
 from snac_cli.format.tokens import counted
-from snac_cli.model import SNAC
 from snac_cli.progress import Progress, silent
 from snac_cli.settings import DEFAULT_MODEL, DecodeSettings, ModelSettings, TokenSettings
+
+if TYPE_CHECKING:
+    from snac_cli.engine.push_batcher import PushBatcher
 
 READ = 1 << 12  # bytes per read of a token pipe: small, so that audio follows the tokens closely
 
@@ -50,17 +50,17 @@ def decode_tokens(
 ) -> TokenReport:
     """Decode tokens (a .npy or .jsonl file whole, or text read as it comes) to an audio file, or to a stream
     as soon as each piece is final: WAV with a streaming header, or `raw` 16-bit little-endian PCM."""
-    snac_model = load_model(replace(model, name=model.name or DEFAULT_MODEL))
-    rate = snac_model.sampling_rate
+    coder = load_coder(replace(model, name=model.name or DEFAULT_MODEL))
+    rate = coder.facts.sample_rate
     out_rate = rate if settings.sample_rate in ("original", "model") else int(settings.sample_rate)
     subtype = settings.subtype.value if settings.subtype else None
     streaming = not isinstance(target, (str, os.PathLike))
     if not (streaming and raw):
         check_output_format(str(target) if not streaming else "-", subtype, out_rate)
-    frames = token_parser(snac_model, tokens)
+    frames = token_parser(coder, tokens)
     pieces, channels, parsers = token_frames(source, frames, tokens, streamed=streaming)
     whole = sum(piece[0].shape[-1] for piece in pieces) if isinstance(pieces, list) else None  # frames, if read whole
-    decoder = StreamDecoder(snac_model, seed=settings.seed, batch=channels, lookahead=settings.lookahead, frames=whole)
+    decoder = coder.stream_decoder(seed=settings.seed, batch=channels, lookahead=settings.lookahead, frames=whole)
     decoded = 0
 
     def audio() -> Iterator[np.ndarray]:
@@ -90,9 +90,10 @@ def decode_tokens(
     return TokenReport(count, decoded // decoder.frame_samples, dropped, decoded / rate)
 
 
-def token_parser(model: SNAC, tokens: TokenSettings) -> TokenFrames:
+def token_parser(model: Coder, tokens: TokenSettings) -> TokenFrames:
     """The parser of a model's flat tokens under the given offsets, base and invalid-token rule."""
-    return TokenFrames(tuple(model.vq_strides), model.codebook_size, offsets=tokens.offsets.value, base=tokens.base,
+    facts = model.facts
+    return TokenFrames(facts.vq_strides, facts.codebook_size, offsets=tokens.offsets.value, base=tokens.base,
                        drop_frame=tokens.drop_frame)  # fmt: skip
 
 
@@ -185,10 +186,10 @@ class TokenStream:
         lookahead: int | None = None,
         batcher: PushBatcher | None = None,
     ):
-        snac_model = load_model(replace(model, name=model.name or DEFAULT_MODEL))
-        self.parser = token_parser(snac_model, tokens)
-        self.decoder = StreamDecoder(snac_model, seed=seed, lookahead=lookahead, batcher=batcher)
-        self.sampling_rate = snac_model.sampling_rate
+        coder = load_coder(replace(model, name=model.name or DEFAULT_MODEL))
+        self.parser = token_parser(coder, tokens)
+        self.decoder = coder.stream_decoder(seed=seed, lookahead=lookahead, batcher=batcher)
+        self.sampling_rate = coder.facts.sample_rate
         self.lookahead_frames, self.lookahead_ms = self.decoder.lookahead_frames, self.decoder.lookahead_ms
 
     def push(self, tokens: int | list[int] | np.ndarray) -> np.ndarray:

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch-free itself: `snac serve` of ONNX models makes one and never pushes through it
+    import torch
+
     from snac_cli.engine.stream_decoder import StreamDecoder
 
 RECENT = 1.0  # seconds: a stream that pushed this recently is worth waiting for (a TTS stream pushes every ~0.1 s)

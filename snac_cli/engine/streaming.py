@@ -17,7 +17,7 @@ from snac_cli.engine.push_batcher import PushBatcher
 from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.model import SNAC
 from snac_cli.progress import Advance  # here called with audio samples (model rate) just finished
-from snac_cli.windows import encoded_in_windows
+from snac_cli.windows import decoded_in_pushes, encoded_in_windows
 
 # Least audio per window by default, in samples (memory follows samples, not seconds): 5 s at 24 kHz, where
 # `snac` peaks under 1.5 GB (docs/benchmarks.md). Models with attention need longer windows to amortize their
@@ -89,22 +89,13 @@ def decode_stream(
     A `lookahead` under the model's own yields audio sooner, approximate where fewer frames follow it, but
     at the end when the stream's length in `frames` is known before it (a file's). A `batcher` lets its
     forward passes be shared with other threads' streams (the same audio)."""
-    decoder: StreamDecoder | None = None
     window = None if window_seconds is None else max(1, round(window_seconds * model.sampling_rate / frame(model)))
-    for chunk in chunks:
-        if decoder is None:
-            decoder = StreamDecoder(model, seed=seed, batch=chunk[0].shape[0], max_frames=window, lookahead=lookahead,
-                                    batcher=batcher, frames=frames)  # fmt: skip
-        audio = decoder.push([c.astype(np.int64, copy=False) for c in chunk])
-        if audio.shape[1]:
-            if advance:
-                advance(audio.shape[1])
-            yield audio
-    if decoder is not None:
-        audio = decoder.finish()
-        if advance:
-            advance(audio.shape[1])
-        yield audio
+
+    def decoder(batch: int) -> StreamDecoder:
+        return StreamDecoder(model, seed=seed, batch=batch, max_frames=window, lookahead=lookahead, batcher=batcher,
+                             frames=frames)  # fmt: skip
+
+    return decoded_in_pushes(decoder, chunks, advance)
 
 
 def frame(model: SNAC) -> int:

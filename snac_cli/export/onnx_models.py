@@ -1,9 +1,11 @@
-"""`snac onnx`: a SNAC model written as ONNX models (encoder, decoder) with a config.json that documents
-them, checked with onnxruntime against PyTorch before the folder appears (written whole or not at all)."""
+"""`snac onnx`: a SNAC model written as ONNX models (encoder, decoder, the decoder's streaming step) with a
+config.json that documents them, checked with onnxruntime against PyTorch before the folder appears (written
+whole or not at all)."""
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,15 +14,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from snac_cli.engine.streaming import encode_window
 from snac_cli.errors import ModelError, OutputError, UsageError, one_line
 from snac_cli.export.graphs import DecoderGraph, EncoderGraph, latent_unit, noise_rates
+from snac_cli.export.onnx_config import FILES, describe
+from snac_cli.export.step_graph import StepGraph
 from snac_cli.model import SNAC
-from snac_cli.runtime.onnx_model import CONFIG, FORMAT, VERSION, OnnxModel, is_onnx_folder
+from snac_cli.runtime.onnx_model import CONFIG, OnnxModel, is_onnx_folder
+from snac_cli.runtime.step_decoder import StepDecoder
 
 OPSET = 18
 TOLERANCE = 1e-4  # decoded audio, ONNX against PyTorch, the same noise (measured: under 1e-6 on the tiny model)
-DECODE_SECONDS = 5.0  # audio per decoder window by default (the encoder's: engine/streaming.py)
 CHECK_UNITS = (3, 7)  # padding units of audio the check runs (two lengths: the graphs must not be fixed)
 
 
@@ -41,10 +44,12 @@ def export_onnx(model: SNAC, name: str, folder: Path, *, force: bool = False) ->
     with tempfile.TemporaryDirectory(prefix=f".{folder.name}.", dir=folder.parent) as tmp:
         staging = Path(tmp) / "models"
         staging.mkdir()
-        config = describe(model, name)
+        step = StepGraph(model).eval()
+        config = describe(model, name, step.layout)
         with torch.no_grad():
-            export_encoder(model, staging / config["graphs"]["encoder"]["file"])
-            export_decoder(model, staging / config["graphs"]["decoder"]["file"])
+            export_encoder(model, staging / FILES["encoder"])
+            export_decoder(model, staging / FILES["decoder"])
+            export_step(model, step, staging / FILES["step"])
         (staging / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         check(model, staging)
         if folder.exists():
@@ -72,6 +77,20 @@ def export_decoder(model: SNAC, path: Path) -> None:
     exported(DecoderGraph(model).eval(), (*codes, *noise), path, names, ["audio"], (tuple(shapes),))
 
 
+def export_step(model: SNAC, step: StepGraph, path: Path) -> None:
+    unit, strides, layout = latent_unit(model), model.vq_strides, step.layout
+    codes = [torch.randint(0, model.config.codebook_size, (2, 3 * unit // s)) for s in strides]
+    noise = [torch.randn(2, 1, 3 * unit * rate) for rate, _ in layout.noises]
+    state = torch.randn(2, layout.state_size) * 0.1
+    units, batch = torch.export.Dim("units", min=1, max=1 << 20), torch.export.Dim("batch", min=1, max=1 << 16)
+    shapes: list[Any] = [{0: batch, 1: units * (unit // s)} for s in strides] + [None, None]
+    shapes += [{0: batch, 2: torch.export.Dim(f"noise_{k}", min=1, max=1 << 31)} for k in range(len(noise))]
+    shapes.append({0: batch})
+    names = codes_names(model) + ["position", "end"] + [f"noise_{k}" for k in range(len(noise))] + ["state"]
+    args = (*codes, torch.tensor(unit), torch.tensor(1 << 40), *noise, state)
+    exported(step, args, path, names, ["audio", "state_out"], (tuple(shapes),))
+
+
 def exported(
     graph: torch.nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], shapes: Any
 ) -> None:
@@ -95,47 +114,6 @@ def codes_names(model: SNAC) -> list[str]:
     return [f"codes_{i}" for i in range(len(model.vq_strides))]
 
 
-def describe(model: SNAC, name: str) -> dict[str, Any]:
-    """config.json: the SNAC config, the facts a runtime needs, each graph's inputs and outputs."""
-    c = model.config
-    rates = noise_rates(model)
-    codes = {f"codes_{i}": {"dtype": "int64", "shape": ["batch", f"n / {s}"]} for i, s in enumerate(c.vq_strides)}
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "model": {"name": name, "fingerprint": c.fingerprint(), "config": c.to_dict()},
-        "facts": {"sampling_rate": c.sampling_rate, "hop_length": c.hop_length, "pad_unit": c.pad_unit,
-                  "latent_unit": latent_unit(model), "vq_strides": list(c.vq_strides),
-                  "codebook_size": c.codebook_size, "noise_rates": rates, "windows": windows(model)},
-        "graphs": {
-            "encoder": {
-                "file": "encoder.onnx",
-                "inputs": {"audio": {"dtype": "float32", "shape": ["batch", 1, "samples"],
-                                     "note": "mono audio at sampling_rate; samples a multiple of pad_unit"}},
-                "outputs": codes,
-            },
-            "decoder": {
-                "file": "decoder.onnx",
-                "inputs": {**codes, **{f"noise_{k}": {"dtype": "float32", "shape": ["batch", 1, f"n * {r}"]}
-                                       for k, r in enumerate(rates)}},
-                "outputs": {"audio": {"dtype": "float32", "shape": ["batch", 1, "n * hop_length"]}},
-                "note": "n (latent steps) a multiple of latent_unit; noise_k is noise layer k's positional "
-                        "noise (snac_cli/runtime/noise.py), drawn as snac decode --seed draws it",
-            },
-        },
-    }  # fmt: skip
-
-
-def windows(model: SNAC) -> dict[str, int]:
-    """The inference windows a runtime runs, and their context on each side: the encoder's in audio samples
-    (those of `snac encode`), the decoder's in latent steps (whole units, about DECODE_SECONDS each)."""
-    size, context = encode_window(model)
-    unit = latent_unit(model)
-    reach = -(-model.decoder_reach() // unit)
-    units = max(round(DECODE_SECONDS * model.sampling_rate / model.hop_length / unit), 6 * reach, 1)
-    return {"encode_size": size, "encode_context": context, "decode_size": units * unit, "decode_context": reach * unit}
-
-
 def check(model: SNAC, folder: Path) -> None:
     """The written graphs, run by onnxruntime, must give PyTorch's codes and (the same noise) its audio."""
     runtime = OnnxModel(folder)
@@ -153,8 +131,14 @@ def check(model: SNAC, folder: Path) -> None:
         noise = [torch.from_numpy(n) for n in runtime.noise(codes)]
         with torch.no_grad():
             audio_expected = DecoderGraph(model)(*(torch.from_numpy(c) for c in codes), *noise).numpy()
-        error = float(np.abs(runtime.decode(codes) - audio_expected).max())
-        if not error <= TOLERANCE:
-            raise ModelError(
-                f"the ONNX decoder's audio is {error:.2g} from PyTorch's (at most {TOLERANCE}): nothing written"
-            )
+        stepped = StepDecoder(runtime, batch=1)  # a frame at a time: the step's state carried 3 x units times
+        frame = math.lcm(*model.vq_strides)  # latent steps per frame
+        pushes = [stepped.push([c[:, i // s : (i + frame) // s] for c, s in zip(codes, model.vq_strides, strict=True)])
+                  for i in range(0, codes[-1].shape[1] * model.vq_strides[-1], frame)]  # fmt: skip
+        streamed = np.concatenate([*pushes, stepped.finish()], axis=1)
+        for graph, made in (("decoder", runtime.decode(codes)[:, 0]), ("streaming step", streamed)):
+            error = float(np.abs(made - audio_expected[:, 0]).max())
+            if not error <= TOLERANCE:
+                raise ModelError(
+                    f"the ONNX {graph}'s audio is {error:.2g} from PyTorch's (at most {TOLERANCE}): nothing written"
+                )

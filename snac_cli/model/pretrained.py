@@ -7,13 +7,14 @@ import os
 import socket
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import torch
-from torch import nn
-
 from .config import PRETRAINED, SNACConfig
+
+if TYPE_CHECKING:  # torch is imported where weights are read: finding a checkpoint and its config needs none
+    import torch
+    from torch import nn
 
 WEIGHT_FILES = ("pytorch_model.bin", "model.safetensors")
 
@@ -132,6 +133,8 @@ def read_config(path: Path) -> SNACConfig:
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read weights without running any code from the file (weights_only), in the parametrized layout."""
+    import torch
+
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -160,6 +163,8 @@ def read_torch_file(path: Path) -> dict[str, torch.Tensor]:
     """A `torch.save` file, memory-mapped: tensors are read as they are used, not copied first (with
     `load_state_dict(assign=True)`, a 24 kHz model loads in 0.10 s instead of 0.30 s). Files in the old,
     unzipped format cannot be mapped, and are read whole."""
+    import torch
+
     with warnings.catch_warnings():  # torch's own warnings on a foreign pickle: the refusal says it
         warnings.simplefilter("ignore")
         try:

@@ -5,6 +5,7 @@ encoding audio to codes and decoding codes to audio, with numpy alone."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,14 @@ from typing import Any
 import numpy as np
 
 from snac_cli.errors import ModelError, UsageError, one_line
+from snac_cli.format.checks import ModelFacts
 from snac_cli.runtime.noise import positional_noise
-from snac_cli.windows import decoded_in_windows, encoded_in_windows
+from snac_cli.runtime.step_decoder import StepDecoder
+from snac_cli.windows import Advance, decoded_in_pushes, encoded_in_windows
 
 CONFIG = "config.json"
 FORMAT = "snac-onnx"
-VERSION = 1
+VERSION = 2  # 2: the streaming step
 
 
 def is_onnx_folder(name: str) -> bool:
@@ -30,7 +33,8 @@ def is_onnx_folder(name: str) -> bool:
 
 
 class OnnxModel:
-    """The encoder and decoder graphs of one SNAC model, with the facts that drive them."""
+    """The graphs of one SNAC model (encoder, decoder, streaming step), with the facts that drive them: what
+    the codec runs for `--model ONNX_DIR` (codec/coders.py's `Coder`, as engine/coder.py's `TorchCoder`)."""
 
     def __init__(self, folder: str | Path, *, threads: int | None = None, optimization: str = "all"):
         """`threads`: onnxruntime's intra-op threads [default: its own choice, the cores]; `optimization`:
@@ -49,6 +53,16 @@ class OnnxModel:
         self.latent_unit, self.codebook_size = int(facts["latent_unit"]), int(facts["codebook_size"])
         self.noise_rates = [int(r) for r in facts["noise_rates"]]
         self.windows = {k: int(v) for k, v in facts["windows"].items()}
+        step = self.config["graphs"]["step"]
+        self.step_delay, self.flush_steps = int(step["delay"]), int(step["flush_steps"])
+        self.state_size = sum(int(s["channels"]) * int(s["steps"]) for s in step["state"])
+        self.step_noises = [(int(n["rate"]), int(n["delay"])) for n in step["noise"]]  # as the step's inputs
+        self.facts = ModelFacts(
+            model="the one given", fingerprint=str(self.config["model"]["fingerprint"]), sample_rate=self.sampling_rate,
+            codebook_size=self.codebook_size, vq_strides=tuple(self.vq_strides),
+            frame_samples=self.hop_length * math.lcm(*self.vq_strides), pad_unit=self.pad_unit,
+        )  # fmt: skip
+        self.device = "cpu"
         options = ort.SessionOptions()
         options.log_severity_level = 4  # its failures are raised, and said once, in snac's words
         levels = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
@@ -82,6 +96,16 @@ class OnnxModel:
         feed.update((f"noise_{k}", n) for k, n in enumerate(self.noise(codes, seed, start)))
         return self.sessions["decoder"].run(None, feed)[0]
 
+    def step(
+        self, codes: list[np.ndarray], position: int, end: int, noise: list[np.ndarray], state: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One call of the streaming step (config.json documents it): (audio (B, 1, n x hop), the new state)."""
+        feed: dict[str, Any] = {f"codes_{i}": c for i, c in enumerate(codes)}
+        feed.update((f"noise_{k}", n) for k, n in enumerate(noise))
+        feed.update(position=np.array(position, dtype=np.int64), end=np.array(end, dtype=np.int64), state=state)
+        audio, state = self.sessions["step"].run(None, feed)
+        return audio, state
+
     def check_codes(self, codes: list[np.ndarray]) -> None:
         """Codes the decoder can take: one (B, n_i) array per scale, of one latent length n, a whole number
         of latent units, each code in the codebook (a graph's lookup would wrap a negative one silently)."""
@@ -99,31 +123,49 @@ class OnnxModel:
         rows = [[(seed, item, start * rate) for item in range(batch)] for rate in self.noise_rates]
         return [positional_noise(k, latent * rate, rows[k])[:, None, :] for k, rate in enumerate(self.noise_rates)]
 
-    def encode_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[list[np.ndarray]]:
+    def encode_stream(
+        self, blocks: Iterable[np.ndarray], *, window_seconds: float | None = None, advance: Advance | None = None
+    ) -> Iterator[list[np.ndarray]]:
         """Audio arriving as blocks (channels, n) at the model's rate -> codes per scale (channels, n_i), in
-        inference windows (bounded memory): the codes of the whole at once."""
-        w = self.windows
+        inference windows (bounded memory; about `window_seconds` each, else config.json's): the codes of the
+        whole at once. `advance` is called with the samples done."""
+        size, context, unit = self.windows["encode_size"], self.windows["encode_context"], self.pad_unit
+        if window_seconds is not None:
+            size = max(1, round(window_seconds * self.sampling_rate / unit)) * unit
 
         def run(span: np.ndarray) -> list[np.ndarray]:
             return self.encode(span[:, None, :])
 
-        yield from encoded_in_windows(
-            blocks, run, unit=self.pad_unit, size=w["encode_size"], context=w["encode_context"], hop=self.hop_length,
-            strides=self.vq_strides,
-        )  # fmt: skip
+        yield from encoded_in_windows(blocks, run, unit=unit, size=size, context=context, hop=self.hop_length,
+                                      strides=self.vq_strides, advance=advance)  # fmt: skip
 
-    def decode_stream(self, codes: list[np.ndarray], seed: int = 0) -> Iterator[np.ndarray]:
-        """Codes per scale (channels, n_i), whole frames -> audio blocks (channels, n), in inference windows:
-        the audio of decoding the whole at once (the noise is drawn by position)."""
-        w, strides = self.windows, self.vq_strides
+    def batch_limit(self) -> int:
+        """0: clips are encoded one by one (the encoder graph has no per-item lengths to mask a batch with)."""
+        return 0
 
-        def run(lo: int, hi: int) -> np.ndarray:
-            return self.decode([c[:, lo // s : hi // s] for c, s in zip(codes, strides, strict=True)], seed, lo)[:, 0]
+    def encode_batch(self, clips: list[np.ndarray]) -> list[list[np.ndarray]]:
+        """Each clip (channels, n) alone: its codes per scale (channels, n_i)."""
+        out = []
+        for clip in clips:
+            pieces = list(self.encode_stream([clip]))
+            empty = [np.zeros((clip.shape[0], 0), dtype=np.int64) for _ in self.vq_strides]
+            out.append([np.concatenate(p, axis=1) for p in zip(*pieces, strict=True)] if pieces else empty)
+        return out
 
-        steps = codes[-1].shape[1] * strides[-1]
-        yield from decoded_in_windows(
-            steps, run, size=w["decode_size"], context=w["decode_context"], hop=self.hop_length
-        )
+    def stream_decoder(self, **options: Any) -> StepDecoder:
+        """The exact streaming decoder through the streaming step (runtime/step_decoder.py)."""
+        return StepDecoder(self, **options)
+
+    def decode_stream(
+        self, chunks: Iterable[list[np.ndarray]], *, window_seconds: float | None = None,
+        advance: Advance | None = None, **options: Any,
+    ) -> Iterator[np.ndarray]:  # fmt: skip
+        """Codes arriving in pieces of whole frames (channels, n_i) -> audio blocks (channels, n) as they are final:
+        the audio of decoding the whole at once (`options`: StepDecoder's)."""
+        frame = math.lcm(*self.vq_strides) * self.hop_length
+        window = None if window_seconds is None else max(1, round(window_seconds * self.sampling_rate / frame))
+        return decoded_in_pushes(lambda batch: StepDecoder(self, batch=batch, max_frames=window, **options), chunks,
+                                 advance)  # fmt: skip
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -158,15 +200,20 @@ def config_problem(config: Any) -> str | None:
             return f"{key} are not positive integers"
     if not facts["vq_strides"]:
         return "no vq_strides"
-    for key in ("encode_size", "encode_context", "decode_size", "decode_context"):
+    for key in ("encode_size", "encode_context"):
         if type(windows[key]) is not int or not 0 <= windows[key] < 1 << 31:
             return f"windows.{key} is not an integer"
     if not windows["encode_size"] % facts["pad_unit"] == 0 < windows["encode_size"]:
         return "an encode window of part units"
-    if not windows["decode_size"] % facts["latent_unit"] == 0 < windows["decode_size"]:
-        return "a decode window of part units"
-    if set(config["graphs"]) != {"encoder", "decoder"}:
-        return "graphs must be an encoder and a decoder"
+    if set(config["graphs"]) != {"encoder", "decoder", "step"}:
+        return "graphs must be an encoder, a decoder and a streaming step"
+    step = config["graphs"]["step"]
+    numbers = [step["delay"], step["flush_steps"], *(n for s in step["state"] for n in (s["channels"], s["steps"])),
+               *(n for s in step["noise"] for n in (s["rate"], s["delay"]))]  # fmt: skip
+    if not all(type(n) is int and 0 <= n < 1 << 24 for n in numbers) or len(step["noise"]) != len(facts["noise_rates"]):
+        return "the streaming step's delay, state or noise are not whole numbers of its model"
+    if step["flush_steps"] % facts["latent_unit"] or step["flush_steps"] * facts["hop_length"] < step["delay"]:
+        return "the streaming step's flush_steps do not cover its delay"
     for name, graph in config["graphs"].items():
         for kind in ("inputs", "outputs"):
             if not all(isinstance(v["shape"], list) for v in graph[kind].values()):
@@ -185,8 +232,8 @@ def session(ort: Any, folder: Path, graph: dict[str, Any], options: Any) -> Any:
     except Exception as e:  # a truncated or foreign file: onnxruntime's own errors, many lines long
         raise ModelError(f"{file}: not a readable ONNX model: {one_line(e)[:300]}") from None
     for kind, actual in (("inputs", runner.get_inputs()), ("outputs", runner.get_outputs())):
-        expected = {k: len(v["shape"]) for k, v in graph[kind].items()}  # by name and rank, as config.json says
-        found = {a.name: len(a.shape) for a in actual}
+        expected = {k: [d if type(d) is int else None for d in v["shape"]] for k, v in graph[kind].items()}
+        found = {a.name: [d if type(d) is int else None for d in a.shape] for a in actual}  # fixed sizes, as said
         if found != expected:
             raise ModelError(f"{file}: its {kind} are not those of {CONFIG} ({sorted(found)})")
     return runner

@@ -17,9 +17,10 @@ from typing import Any, BinaryIO, TypeVar
 from snac_cli.audio.reader import AudioReader
 from snac_cli.audio.writer import write_stream
 from snac_cli.codec import PushBatcher
+from snac_cli.codec.coders import load_coder
 from snac_cli.codec.decoding import decode_file, verify
 from snac_cli.codec.encoding import encode_file
-from snac_cli.codec.models import header_for, load_model
+from snac_cli.codec.models import header_for
 from snac_cli.codec.roundtrip import roundtrip
 from snac_cli.errors import InputError, SnacError
 from snac_cli.format.container import SnacReader, write_snac
@@ -112,7 +113,7 @@ class Service:
     def load(self) -> None:
         """Load every served model now, so that the first request does not wait for it."""
         for name in self.settings.models:
-            load_model(self.model(name))
+            load_coder(self.model(name))
 
     def model(self, name: str | None) -> ModelSettings:
         """The settings of a served model, by the name it was served under or its id (None: the first)."""

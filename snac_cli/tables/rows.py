@@ -58,8 +58,8 @@ class RowEncoder:
 
     def __call__(self, clips: list[Clip]) -> list[Encoded | str]:
         from snac_cli.audio.reader import probe_seconds
+        from snac_cli.codec.coders import load_coder
         from snac_cli.codec.encoding import encode_clips
-        from snac_cli.codec.models import load_model
 
         results: list[Encoded | str | None] = [c.error or irregular(c) for c in clips]
         todo = [i for i, r in enumerate(results) if r is None]
@@ -69,7 +69,7 @@ class RowEncoder:
         short = [i for i in todo if i not in set(long)]
         if short:
             try:
-                rate = load_model(self.model).sampling_rate
+                rate = load_coder(self.model).facts.sample_rate
                 limit = None if self.batch_seconds is None else round(self.batch_seconds * rate)
                 sources = [clips[i].source() for i in short]
                 names = [clips[i].name for i in short]
