@@ -170,8 +170,25 @@ def test_a_damaged_folder_is_one_model_error(exported, tmp_path, damage, words):
     shutil.copytree(exported, folder)
     damage(folder)
     with pytest.raises(ModelError) as error:
-        OnnxModel(folder)
+        runtime = OnnxModel(folder)  # each graph is opened when first used
+        for graph in ("encoder", "decoder", "step"):
+            runtime.graph(graph)
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_broken_graph_fails_the_command_before_any_output(exported, good_snac, wav, tmp_path):
+    """One line, exit 4, nothing on stdout and no file: the graph a command needs is opened before it writes."""
+    folder = tmp_path / "copy"
+    shutil.copytree(exported, folder)
+    for graph in ("encoder.onnx", "decoder_step.onnx"):
+        (folder / graph).write_bytes((exported / graph).read_bytes()[:4000])
+    out = tmp_path / "out"
+    out.mkdir()
+    for command in (["encode", wav, "-"], ["encode", wav, out / "a.snac"], ["decode", good_snac, "-"],
+                    ["decode", good_snac, out / "a.wav"], ["roundtrip", wav, "-o", out / "b.wav"]):  # fmt: skip
+        done = without_torch(*command, "-m", folder)
+        assert done.returncode == MODEL and done.stdout == "" and len(done.stderr.splitlines()) == 1, done
+    assert list(out.iterdir()) == []
 
 
 def test_audio_in_windows_and_codes_in_any_pieces_give_the_whole(exported, tmp_path):

@@ -93,8 +93,9 @@ def encode(
     """Encode open audio into a `.snac` stream, written container chunk by chunk as the codes come.
     `model_name` is what the file names as its model; `advance` is called with model-rate samples done."""
     source = condition(model, audio, settings, model_name=model_name)
-    writer = SnacWriter(out, source.header)
-    for codes in model.encode_stream(source.blocks, window_seconds=settings.window_seconds, advance=advance):
+    pieces = model.encode_stream(source.blocks, window_seconds=settings.window_seconds, advance=advance)
+    writer = SnacWriter(out, source.header)  # after the model is ready to run: a broken one writes nothing
+    for codes in pieces:
         writer.write(codes)
     writer.close(source.length())
     return source.header

@@ -70,9 +70,17 @@ class OnnxModel:
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, levels[optimization])
         if threads:
             options.intra_op_num_threads = threads
-        self.sessions = {
-            name: session(ort, self.folder, graph, options) for name, graph in self.config["graphs"].items()
-        }
+        self.ort, self.options, self.sessions = ort, options, {}
+        for graph in self.config["graphs"].values():  # each file there now; each opened when first used
+            graph_file(self.folder, graph)
+
+    def graph(self, name: str) -> Any:
+        """The session of graph `name` ("encoder", "decoder", "step"), opened and checked on first use (the
+        three take 0.27 s to open at 24 kHz, where an encode needs one): before any output, as the codec
+        asks for it before it writes."""
+        if name not in self.sessions:
+            self.sessions[name] = session(self.ort, self.folder, self.config["graphs"][name], self.options)
+        return self.sessions[name]
 
     def encode(self, audio: np.ndarray) -> list[np.ndarray]:
         """Audio (B, 1, T) float32 at the model's rate -> codes per scale (B, n_i) int64, coarsest first (the
@@ -83,7 +91,7 @@ class OnnxModel:
         padded = np.pad(audio, ((0, 0), (0, 0), (0, -audio.shape[-1] % self.pad_unit)))
         if padded.shape[-1] == 0:  # no audio, no codes (a graph takes no empty input)
             return [np.zeros((audio.shape[0], 0), dtype=np.int64) for _ in self.vq_strides]
-        return list(self.sessions["encoder"].run(None, {"audio": padded}))
+        return list(self.graph("encoder").run(None, {"audio": padded}))
 
     def decode(self, codes: list[np.ndarray], seed: int = 0, start: int = 0) -> np.ndarray:
         """Codes per scale (B, n_i) -> audio (B, 1, n * hop) float32, the noise drawn from `seed` as
@@ -94,7 +102,7 @@ class OnnxModel:
             return np.zeros((codes[-1].shape[0], 1, 0), dtype=np.float32)
         feed: dict[str, Any] = {f"codes_{i}": c for i, c in enumerate(codes)}
         feed.update((f"noise_{k}", n) for k, n in enumerate(self.noise(codes, seed, start)))
-        return self.sessions["decoder"].run(None, feed)[0]
+        return self.graph("decoder").run(None, feed)[0]
 
     def step(
         self, codes: list[np.ndarray], position: int, end: int, noise: list[np.ndarray], state: np.ndarray
@@ -103,7 +111,7 @@ class OnnxModel:
         feed: dict[str, Any] = {f"codes_{i}": c for i, c in enumerate(codes)}
         feed.update((f"noise_{k}", n) for k, n in enumerate(noise))
         feed.update(position=np.array(position, dtype=np.int64), end=np.array(end, dtype=np.int64), state=state)
-        audio, state = self.sessions["step"].run(None, feed)
+        audio, state = self.graph("step").run(None, feed)
         return audio, state
 
     def check_codes(self, codes: list[np.ndarray]) -> None:
@@ -129,6 +137,7 @@ class OnnxModel:
         """Audio arriving as blocks (channels, n) at the model's rate -> codes per scale (channels, n_i), in
         inference windows (bounded memory; about `window_seconds` each, else config.json's): the codes of the
         whole at once. `advance` is called with the samples done."""
+        self.graph("encoder")  # now, not at the first window: before the caller writes anything
         size, context, unit = self.windows["encode_size"], self.windows["encode_context"], self.pad_unit
         if window_seconds is not None:
             size = max(1, round(window_seconds * self.sampling_rate / unit)) * unit
@@ -136,8 +145,8 @@ class OnnxModel:
         def run(span: np.ndarray) -> list[np.ndarray]:
             return self.encode(span[:, None, :])
 
-        yield from encoded_in_windows(blocks, run, unit=unit, size=size, context=context, hop=self.hop_length,
-                                      strides=self.vq_strides, advance=advance)  # fmt: skip
+        return encoded_in_windows(blocks, run, unit=unit, size=size, context=context, hop=self.hop_length,
+                                  strides=self.vq_strides, advance=advance)  # fmt: skip
 
     def batch_limit(self) -> int:
         """0: clips are encoded one by one (the encoder graph has no per-item lengths to mask a batch with)."""
@@ -162,6 +171,7 @@ class OnnxModel:
     ) -> Iterator[np.ndarray]:  # fmt: skip
         """Codes arriving in pieces of whole frames (channels, n_i) -> audio blocks (channels, n) as they are final:
         the audio of decoding the whole at once (`options`: StepDecoder's)."""
+        self.graph("step")  # now, before the caller writes anything
         frame = math.lcm(*self.vq_strides) * self.hop_length
         window = None if window_seconds is None else max(1, round(window_seconds * self.sampling_rate / frame))
         return decoded_in_pushes(lambda batch: StepDecoder(self, batch=batch, max_frames=window, **options), chunks,
@@ -221,12 +231,18 @@ def config_problem(config: Any) -> str | None:
     return None
 
 
-def session(ort: Any, folder: Path, graph: dict[str, Any], options: Any) -> Any:
-    """An onnxruntime session of one graph's file, its inputs and outputs those config.json documents, or one
-    line saying why there is none."""
+def graph_file(folder: Path, graph: dict[str, Any]) -> Path:
+    """The file of a graph config.json names: in the folder, and there."""
     file = folder / str(graph.get("file", ""))
     if file.parent != folder or not file.is_file():
         raise ModelError(f"{file}: missing (the config names it)")
+    return file
+
+
+def session(ort: Any, folder: Path, graph: dict[str, Any], options: Any) -> Any:
+    """An onnxruntime session of one graph's file, its inputs and outputs those config.json documents, or one
+    line saying why there is none."""
+    file = graph_file(folder, graph)
     try:
         runner = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # a truncated or foreign file: onnxruntime's own errors, many lines long

@@ -33,6 +33,7 @@ class StepDecoder:
         lookahead: int | None = None, **_: Any,
     ):  # fmt: skip
         self.model, self.seed, self.batch = model, seed, batch
+        model.graph("step")  # opened (and checked) now: before any audio is written
         self.strides, self.unit, self.hop = model.vq_strides, model.latent_unit, model.hop_length
         self.frame_steps = math.lcm(*self.strides)
         self.frame_samples = self.frame_steps * self.hop
