@@ -70,7 +70,8 @@ class OnnxModel:
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, levels[optimization])
         if threads:
             options.intra_op_num_threads = threads
-        self.ort, self.options, self.sessions = ort, options, {}
+        self.ort, self.options = ort, options
+        self.sessions: dict[str, Any] = {}
         for graph in self.config["graphs"].values():  # each file there now; each opened when first used
             graph_file(self.folder, graph)
 
