@@ -33,7 +33,7 @@ ALLOWED = {
     "export": {"codec", "runtime", "engine", "model"},  # ONNX models of the PyTorch model, checked with the runtime
     "codec": {"engine", "runtime", "audio", "format", "model"},  # PyTorch's engine or onnxruntime's models
     "engine": {"format", "model"},  # the facts a file must agree with (format.checks.ModelFacts)
-    "runtime": {"audio", "format"},  # ONNX models run by onnxruntime, with numpy alone
+    "runtime": {"audio", "format", "model"},  # ONNX models by onnxruntime, numpy alone (the model: noise_seeds)
     "audio": set(),
     "format": set(),
     "model": set(),

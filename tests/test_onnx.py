@@ -25,20 +25,31 @@ pytest.importorskip("onnxscript")
 
 
 @pytest.fixture(scope="module")
-def exported(tiny, tmp_path_factory):
-    """The tiny model written by `snac onnx`."""
-    folder = tmp_path_factory.mktemp("onnx") / "tiny-onnx"
-    result = invoke("onnx", folder, "-m", tiny)
-    assert result.exit_code == OK, result.output
-    return folder
+def onnx_folder(checkpoint, tmp_path_factory):
+    """`onnx_folder(name)`: the checkpoint `name` (conftest's) written by `snac onnx`, once per module (an
+    export takes 30 to 50 s)."""
+    made = {}
+
+    def get(name: str):
+        if name not in made:
+            made[name] = tmp_path_factory.mktemp("onnx") / f"{name}-onnx"
+            result = invoke("onnx", made[name], "-m", checkpoint(name))
+            assert result.exit_code == OK, result.output
+        return made[name]
+
+    return get
 
 
 @pytest.fixture(scope="module")
-def exported_lm(model, tmp_path_factory):
-    """The tiny language-model checkpoint (strides that interleave into tokens) written by `snac onnx`."""
-    folder = tmp_path_factory.mktemp("onnx") / "tiny-lm-onnx"
-    assert invoke("onnx", folder, "-m", model).exit_code == OK
-    return folder
+def exported(onnx_folder):
+    """The tiny model (attention, strides 3, 2, 1) written by `snac onnx`."""
+    return onnx_folder("tiny")
+
+
+@pytest.fixture(scope="module")
+def exported_24khz(onnx_folder):
+    """The 24 kHz shape (strides that interleave into tokens) written by `snac onnx`."""
+    return onnx_folder("24khz")
 
 
 def test_the_noise_numpy_draws_is_the_noise_pytorch_draws():
@@ -113,10 +124,8 @@ def test_onnxruntime_gives_the_codes_and_audio_of_snac_encode_and_decode(exporte
 
 
 @pytest.mark.parametrize("name, rate", [("24khz", 24000), ("32khz", 32000)])
-def test_the_official_shapes_export_and_agree(checkpoint, name, rate, audio_file, tmp_path):
-    folder = tmp_path / f"{name}-onnx"
-    assert invoke("onnx", folder, "-m", checkpoint(name)).exit_code == OK
-    same_as_snac(folder, checkpoint(name), audio_file("in.wav", rate=rate, seconds=1.5), tmp_path)
+def test_the_official_shapes_export_and_agree(onnx_folder, checkpoint, name, rate, audio_file, tmp_path):
+    same_as_snac(onnx_folder(name), checkpoint(name), audio_file("in.wav", rate=rate, seconds=1.5), tmp_path)
 
 
 def test_an_existing_output_is_kept_unless_forced(exported, tiny, tmp_path, monkeypatch):
@@ -136,7 +145,18 @@ def test_an_existing_output_is_kept_unless_forced(exported, tiny, tmp_path, monk
     assert not (tmp_path / "none").exists()
     again = tmp_path / "again"
     shutil.copytree(exported, again)
+    import snac_cli.export.onnx_models as onnx_models  # the export itself is the other tests': copied here
+
+    for part in ("encoder", "decoder", "step"):
+        monkeypatch.setattr(onnx_models, f"export_{part}", lambda *args: copy_graph(exported, args[-1]))
+    monkeypatch.setattr(onnx_models, "check", lambda *args: None)
+    (again / "decoder.onnx").unlink()
     assert invoke("onnx", again, "-m", tiny, "--force").exit_code == OK  # one `snac onnx` wrote: replaced
+    assert (again / "decoder.onnx").is_file()
+
+
+def copy_graph(folder, path) -> None:
+    shutil.copy(folder / path.name, path)
 
 
 def edit_step(folder, **changes) -> None:
@@ -256,20 +276,23 @@ def without_torch(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
-def test_the_commands_run_onnx_models_without_torch(exported_lm, model, audio_file, tmp_path):
-    """encode, decode, decode --tokens, roundtrip and folder runs take --model ONNX_DIR with no torch at all:
+def test_the_commands_run_onnx_models_without_torch(exported_24khz, checkpoint, audio_file, tmp_path):
+    """encode, decode, decode --tokens, import, roundtrip and folder runs take --model ONNX_DIR with no torch:
     the codes of the PyTorch model, its audio within 1 LSB; a PyTorch model there says which extra it needs."""
+    model = checkpoint("24khz")
     source = audio_file("in.wav", rate=22050, channels=2, seconds=0.9)
     clips = tmp_path / "clips"
     clips.mkdir()
     shutil.copy(source, clips / "in.wav")
     steps = [
-        ("encode", source, tmp_path / "onnx.snac", "-m", exported_lm, "--channels", "keep"),
+        ("encode", source, tmp_path / "onnx.snac", "-m", exported_24khz, "--channels", "keep"),
         ("decode", tmp_path / "onnx.snac", tmp_path / "onnx.wav"),  # the file names the ONNX folder: no -m
         ("export", tmp_path / "onnx.snac", "--format", "npy"),  # onnx.npy: tokens, one row per channel
-        ("decode", "--tokens", tmp_path / "onnx.npy", tmp_path / "tokens.wav", "-m", exported_lm),
-        ("roundtrip", source, "-o", tmp_path / "round.wav", "-m", exported_lm, "--json"),
-        ("encode", clips, tmp_path / "folder", "-m", exported_lm, "-q"),
+        ("decode", "--tokens", tmp_path / "onnx.npy", tmp_path / "tokens.wav", "-m", exported_24khz),
+        ("import", tmp_path / "onnx.npy", tmp_path / "imported.snac", "-m", exported_24khz),  # its config alone
+        ("cut", tmp_path / "imported.snac", "-o", tmp_path / "cut.snac", "--start", "0.1"),
+        ("roundtrip", source, "-o", tmp_path / "round.wav", "-m", exported_24khz, "--json"),
+        ("encode", clips, tmp_path / "folder", "-m", exported_24khz, "-q"),
     ]
     for step in steps:
         done = without_torch(*step)
@@ -295,3 +318,33 @@ def test_onnx_models_refuse_what_they_do_not_offer_in_one_line(exported, audio_f
     assert invoke("encode", source, tmp_path / "a.snac", "-m", exported).exit_code == OK
     early = invoke("decode", tmp_path / "a.snac", "-", "--lookahead", "0", "-m", exported)
     assert early.exit_code == USAGE and "exact lookahead" in early.output
+
+
+def test_snac_serve_runs_onnx_models(exported_24khz, audio_file, tmp_path):
+    """`snac serve --model ONNX_DIR`: encode and decode give the CLI's files, a token stream its audio (to 1
+    LSB: pushes of other sizes round otherwise)."""
+    from websockets.sync.client import connect
+
+    from snac_cli.settings import ServeSettings
+    from tests.helpers.cli import snac
+    from tests.helpers.serving import TOKEN, request, server
+
+    wav = audio_file("in.wav", rate=24000, seconds=0.7)
+    assert invoke("encode", wav, tmp_path / "cli.snac", "-m", exported_24khz).exit_code == OK
+    assert invoke("export", tmp_path / "cli.snac", "--format", "npy").exit_code == OK
+    tokens = [int(t) for t in np.load(tmp_path / "cli.npy")[0]]
+    whole = snac("decode", "--tokens", tmp_path / "cli.npy", "-", "--format", "raw", "-m", exported_24khz).stdout
+    with server(ServeSettings(models=(str(exported_24khz),), device="cpu", token=TOKEN)) as port:
+        status, _, made = request(port, "POST", "/v1/encode?normalize=loudness", wav.read_bytes())
+        assert status == 200 and made == (tmp_path / "cli.snac").read_bytes()
+        status, _, audio = request(port, "POST", "/v1/decode?format=wav", made)
+        assert status == 200 and audio == snac("decode", tmp_path / "cli.snac", "-").stdout
+        pcm = b""
+        with connect(f"ws://127.0.0.1:{port}/v1/decode/stream?token={TOKEN}") as ws:
+            for start in range(0, len(tokens), 7):
+                ws.send(json.dumps({"tokens": tokens[start : start + 7]}))
+            ws.send(json.dumps({"end": True}))
+            while isinstance(message := ws.recv(timeout=60), bytes):
+                pcm += message
+    ours, theirs = np.frombuffer(pcm, "<i2").astype(int), np.frombuffer(whole, "<i2").astype(int)
+    assert json.loads(message)["done"] and ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 1

@@ -80,6 +80,8 @@ def finish(code: int | str | None) -> None:
     if isinstance(code, str):
         print(code, file=sys.stderr)
     status = code if isinstance(code, int) else (0 if code is None else 1)
+    if "ray" in sys.modules:
+        reporting.exit_on_signals()
     if "torch" not in sys.modules or "ray" in sys.modules:
         sys.exit(status)
     for stream in (sys.stdout, sys.stderr):

@@ -7,6 +7,7 @@ output pipe ends snac as it ends any Unix tool, by SIGPIPE (141 in a shell).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -40,6 +41,13 @@ def on_sigterm(signum: int, frame: Any) -> None:
     """SIGTERM unwinds like Ctrl-C, so that every half-written output is removed on the way out."""
     state["terminated"] = True
     raise KeyboardInterrupt
+
+
+def exit_on_signals() -> None:
+    """Once the command is done and reported, a signal ends the process at once with its code: Ray's exit
+    handlers, interrupted by a KeyboardInterrupt, aborted the process (a SIGTERM during their shutdown)."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda signum, frame: os._exit(128 + signum))
 
 
 def install_signal_handlers() -> None:

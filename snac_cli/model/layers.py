@@ -10,6 +10,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
+from .noise_seeds import NOISE_BLOCK, mixed, noise_blocks
+
 
 def wn_conv1d(*args, **kwargs) -> nn.Conv1d:
     """A Conv1d with weight normalization (w = g * v / ||v||), as the checkpoints store it."""
@@ -67,9 +69,6 @@ def residual_stack(dim: int, groups: int) -> list[nn.Module]:
     return [ResidualUnit(dim, dilation=d, groups=groups) for d in (1, 3, 9)]
 
 
-NOISE_BLOCK = 1 << 12  # positions per independent draw of positional noise
-
-
 def positional_noise(layer: int, length: int, rows: Sequence[tuple[int, int, int]]) -> torch.Tensor:
     """The noise (len(rows), length) of noise layer `layer`, a row per (seed, item, start): item `item`'s
     noise at positions start .. start + length - 1.
@@ -80,10 +79,8 @@ def positional_noise(layer: int, length: int, rows: Sequence[tuple[int, int, int
     the reference does.)"""
     out = []
     for seed, item, start in rows:
-        first, last = start // NOISE_BLOCK, (start + length - 1) // NOISE_BLOCK
-        offset = start - first * NOISE_BLOCK
-        blocks = [noise_block(seed, layer, item, block) for block in range(first, last + 1)]
-        out.append(torch.cat(blocks)[offset : offset + length])
+        blocks, offset = noise_blocks(start, length)
+        out.append(torch.cat([noise_block(seed, layer, item, block) for block in blocks])[offset : offset + length])
     return torch.stack(out)
 
 
@@ -91,17 +88,6 @@ def positional_noise(layer: int, length: int, rows: Sequence[tuple[int, int, int
 def noise_block(seed: int, layer: int, item: int, block: int) -> torch.Tensor:
     """One block of positional noise (kept a while: a stream pushed frame by frame reads each block often)."""
     return torch.randn(NOISE_BLOCK, generator=torch.Generator().manual_seed(mixed(seed, layer, item, block)))
-
-
-def mixed(*values: int) -> int:
-    """Integers folded into one 63-bit seed (SplitMix64's finalizer on each step), so that nearby tuples
-    give unrelated generators."""
-    state = 0x9E3779B97F4A7C15
-    for value in values:
-        state = (state ^ (value & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
-        state = (state ^ (state >> 27)) * 0x94D049BB133111EB & 0xFFFFFFFFFFFFFFFF
-        state ^= state >> 31
-    return state >> 1
 
 
 class NoiseBlock(nn.Module):

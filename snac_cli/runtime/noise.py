@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-BLOCK = 1 << 12  # positions per independent draw (model/layers.py NOISE_BLOCK)
+from snac_cli.model.noise_seeds import NOISE_BLOCK, mixed, noise_blocks  # torch-free: the seeding is shared
+
 N = 624  # MT19937's state, in 32-bit words
 
 
@@ -23,27 +24,18 @@ def positional_noise(layer: int, length: int, rows: Sequence[tuple[int, int, int
     start): item `item`'s noise at positions start .. start + length - 1."""
     out = np.empty((len(rows), length), dtype=np.float32)
     for r, (seed, item, start) in enumerate(rows):
-        first, last = start // BLOCK, (start + length - 1) // BLOCK
-        offset = start - first * BLOCK
-        blocks = [noise_block(seed, layer, item, block) for block in range(first, last + 1)]
-        out[r] = np.concatenate(blocks)[offset : offset + length] if length else out[r]
+        blocks, offset = noise_blocks(start, length)
+        if length:
+            out[r] = np.concatenate([noise_block(seed, layer, item, block) for block in blocks])[
+                offset : offset + length
+            ]
     return out
 
 
 @functools.lru_cache(maxsize=64)
 def noise_block(seed: int, layer: int, item: int, block: int) -> np.ndarray:
     """One block of BLOCK normals, the generator seeded from (seed, layer, item, block)."""
-    return randn(BLOCK, mixed(seed, layer, item, block))
-
-
-def mixed(*values: int) -> int:
-    """Integers folded into one 63-bit seed, SplitMix64's finalizer on each step (model/layers.py `mixed`)."""
-    state = 0x9E3779B97F4A7C15
-    for value in values:
-        state = (state ^ (value & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
-        state = (state ^ (state >> 27)) * 0x94D049BB133111EB & 0xFFFFFFFFFFFFFFFF
-        state ^= state >> 31
-    return state >> 1
+    return randn(NOISE_BLOCK, mixed(seed, layer, item, block))
 
 
 def randn(count: int, seed: int) -> np.ndarray:
