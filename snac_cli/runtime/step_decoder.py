@@ -26,7 +26,9 @@ class StepDecoder:
 
     The step takes whole latent units (whole frames and whole attention windows); frames short of one wait
     for the next push. `lookahead_frames` / `lookahead_ms`: the most frames pushed past a sample before it is
-    returned. A shorter `lookahead` (the PyTorch decoder's early, approximate audio) is not offered here."""
+    returned. A shorter `lookahead` (the PyTorch decoder's early, approximate audio) is not offered here; a
+    `batcher` or a known length (`frames`), which the PyTorch decoder takes, change nothing here: each stream
+    steps alone, and its end is exact whenever it comes."""
 
     def __init__(
         self, model: OnnxModel, *, seed: int = 0, batch: int = 1, max_frames: int | None = None,
@@ -41,7 +43,7 @@ class StepDecoder:
         self.max_steps = max(self.unit, frames * self.frame_steps // self.unit * self.unit)
         samples = model.step_delay + (self.unit - self.frame_steps) * self.hop  # the delay, and a unit's wait
         self.exact_lookahead_frames = self.lookahead_frames = math.ceil(samples / self.frame_samples)
-        self.lookahead_ms = 1000 * self.lookahead_frames * self.frame_samples / model.sampling_rate
+        self.lookahead_ms = 1000 * samples / model.sampling_rate
         if lookahead is not None and lookahead < self.exact_lookahead_frames:
             raise UsageError(f"ONNX models decode with their exact lookahead ({self.exact_lookahead_frames} frames) "
                              "only: leave out --lookahead")  # fmt: skip
