@@ -24,6 +24,10 @@ def onnx(
 ) -> None:
     """Write a model as ONNX models (encoder, decoder) with a config.json documenting their inputs and outputs;
     checked with onnxruntime against PyTorch (codes equal, audio within 1e-4) before anything is written."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise typer.BadParameter("snac onnx needs PyTorch: pip install 'snac-cli[onnx-export]'", param_hint="--model")
     from snac_cli.codec.models import load_model
     from snac_cli.export.onnx_models import export_onnx
     from snac_cli.naming import model_id

@@ -190,7 +190,7 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise ModelError(f"{path}: not a readable config of ONNX models: {one_line(e)}") from None
     try:
         problem = config_problem(config)
-    except (KeyError, TypeError) as e:  # a key missing, or a value of another kind
+    except (KeyError, TypeError, AttributeError, IndexError) as e:  # a key missing, a value of another kind
         problem = f"{type(e).__name__}: {one_line(e)}"
     if problem:
         raise ModelError(f"{path}: not a config of ONNX models snac wrote: {problem}")
@@ -223,8 +223,11 @@ def config_problem(config: Any) -> str | None:
                *(n for s in step["noise"] for n in (s["rate"], s["delay"]))]  # fmt: skip
     if not all(type(n) is int and 0 <= n < 1 << 24 for n in numbers) or len(step["noise"]) != len(facts["noise_rates"]):
         return "the streaming step's delay, state or noise are not whole numbers of its model"
-    if step["flush_steps"] % facts["latent_unit"] or step["flush_steps"] * facts["hop_length"] < step["delay"]:
+    unit = facts["latent_unit"]
+    if step["flush_steps"] != -(-step["delay"] // (facts["hop_length"] * unit)) * unit:
         return "the streaming step's flush_steps do not cover its delay"
+    if [sum(s["channels"] * s["steps"] for s in step["state"])] != step["inputs"]["state"]["shape"][1:]:
+        return "the streaming step's state does not add up to its input"
     for name, graph in config["graphs"].items():
         for kind in ("inputs", "outputs"):
             if not all(isinstance(v["shape"], list) for v in graph[kind].values()):
