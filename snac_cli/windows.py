@@ -8,12 +8,31 @@ the audio where whole-file processing would. Numpy only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 Advance = Callable[[float], None]
+
+
+def whole_units(seconds: float, sample_rate: int, unit: int) -> int:
+    """How many `unit`s of samples (padding units, frames) make about `seconds` of audio: at least one."""
+    return max(1, round(seconds * sample_rate / unit))
+
+
+def whole_frames(codes: Sequence[Any], strides: Sequence[int]) -> int:
+    """The latent steps that codes per scale, (batch, n_i) arrays or tensors, cover: checked to be one number of
+    whole frames at every scale (a ValueError otherwise)."""
+    if len(codes) != len(strides):
+        raise ValueError(f"codes of {len(strides)} scales, not {len(codes)}")
+    steps = codes[0].shape[1] * strides[0]
+    if any(c.shape[1] * s != steps for c, s in zip(codes, strides, strict=True)):
+        raise ValueError("codes of every scale must cover the same whole frames")
+    if steps % math.lcm(*strides):
+        raise ValueError("push whole frames")
+    return steps
 
 
 def window_end(done: int, size: int, context: int) -> int:

@@ -23,6 +23,7 @@ from snac_cli.engine.layer_backend import Backend
 from snac_cli.engine.stream_blocks import build
 from snac_cli.model import SNAC
 from snac_cli.model.fast import prepared
+from snac_cli.windows import whole_frames, whole_units
 
 if TYPE_CHECKING:
     from snac_cli.engine.push_batcher import PushBatcher
@@ -71,7 +72,7 @@ class StreamDecoder:
         # push of 2,800 tokens kept 1.1 GB before).
         seconds = DECODE_WINDOW_SECONDS if model.attn_window_size is None else DECODE_WINDOW_SECONDS_ATTENTION
         self.max_steps = (
-            max_frames or max(1, round(seconds * model.sampling_rate / self.frame_samples))
+            max_frames or whole_units(seconds, model.sampling_rate, self.frame_samples)
         ) * self.frame_steps
         device = next(model.parameters()).device
         self.backend = Backend(prepared(model.decoder) if device.type == "cpu" else None)
@@ -114,11 +115,7 @@ class StreamDecoder:
         """Codes per scale as (batch, n_i) tensors on the model's device, checked to be whole frames."""
         tensors = [torch.as_tensor(np.asarray(c) if not isinstance(c, torch.Tensor) else c) for c in codes]
         tensors = [t.reshape(self.batch, -1).to(self.device, torch.long) for t in tensors]
-        steps = tensors[0].shape[1] * self.strides[0]
-        if any(t.shape[1] * s != steps for t, s in zip(tensors, self.strides, strict=True)):
-            raise ValueError("codes of every scale must cover the same whole frames")
-        if steps % self.frame_steps:
-            raise ValueError("push whole frames")
+        whole_frames(tensors, self.strides)
         return tensors
 
     def step_key(self, codes: list[torch.Tensor]) -> tuple[object, ...] | None:

@@ -17,7 +17,7 @@ from snac_cli.engine.push_batcher import PushBatcher
 from snac_cli.engine.stream_decoder import StreamDecoder
 from snac_cli.model import SNAC
 from snac_cli.progress import Advance  # here called with audio samples (model rate) just finished
-from snac_cli.windows import decoded_in_pushes, encoded_in_windows
+from snac_cli.windows import decoded_in_pushes, encoded_in_windows, whole_units
 
 # Least audio per window by default, in samples (memory follows samples, not seconds): 5 s at 24 kHz, where
 # `snac` peaks under 1.5 GB (docs/benchmarks.md). Models with attention need longer windows to amortize their
@@ -32,7 +32,7 @@ def window_units(model: SNAC, window_seconds: float | None, *, default: int, con
     `ratio` times the context on one side, so that recomputing the context costs at most 2 / ratio."""
     unit = model.config.pad_unit
     if window_seconds is not None:
-        return max(1, round(window_seconds * model.sampling_rate / unit))
+        return whole_units(window_seconds, model.sampling_rate, unit)
     return max(round(default / unit), ratio * context)
 
 
@@ -89,7 +89,7 @@ def decode_stream(
     A `lookahead` under the model's own yields audio sooner, approximate where fewer frames follow it, but
     at the end when the stream's length in `frames` is known before it (a file's). A `batcher` lets its
     forward passes be shared with other threads' streams (the same audio)."""
-    window = None if window_seconds is None else max(1, round(window_seconds * model.sampling_rate / frame(model)))
+    window = None if window_seconds is None else whole_units(window_seconds, model.sampling_rate, frame(model))
 
     def decoder(batch: int) -> StreamDecoder:
         return StreamDecoder(model, seed=seed, batch=batch, max_frames=window, lookahead=lookahead, batcher=batcher,

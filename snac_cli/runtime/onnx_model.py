@@ -16,7 +16,7 @@ from snac_cli.errors import ModelError, UsageError, one_line
 from snac_cli.format.checks import ModelFacts
 from snac_cli.runtime.noise import positional_noise
 from snac_cli.runtime.step_decoder import StepDecoder
-from snac_cli.windows import Advance, decoded_in_pushes, encoded_in_windows
+from snac_cli.windows import Advance, decoded_in_pushes, encoded_in_windows, whole_units
 
 CONFIG = "config.json"
 FORMAT = "snac-onnx"
@@ -123,6 +123,10 @@ class OnnxModel:
         steps = {c.shape[1] * s for c, s in zip(codes, self.vq_strides, strict=True)}
         if len(steps) != 1 or len({c.shape[0] for c in codes}) != 1 or steps.pop() % self.latent_unit:
             raise ValueError(f"codes must cover one latent length, a multiple of {self.latent_unit}, at every scale")
+        self.check_in_codebook(codes)
+
+    def check_in_codebook(self, codes: list[np.ndarray]) -> None:
+        """Every code a codebook entry: the graphs' lookup would wrap a negative one silently."""
         if any(c.size and (c.min() < 0 or c.max() >= self.codebook_size) for c in codes):
             raise ValueError(f"codes must be in 0..{self.codebook_size - 1}")
 
@@ -141,7 +145,7 @@ class OnnxModel:
         self.graph("encoder")  # now, not at the first window: before the caller writes anything
         size, context, unit = self.windows["encode_size"], self.windows["encode_context"], self.pad_unit
         if window_seconds is not None:
-            size = max(1, round(window_seconds * self.sampling_rate / unit)) * unit
+            size = whole_units(window_seconds, self.sampling_rate, unit) * unit
 
         def run(span: np.ndarray) -> list[np.ndarray]:
             return self.encode(span[:, None, :])
@@ -173,8 +177,8 @@ class OnnxModel:
         """Codes arriving in pieces of whole frames (channels, n_i) -> audio blocks (channels, n) as they are final:
         the audio of decoding the whole at once (`options`: StepDecoder's)."""
         self.graph("step")  # now, before the caller writes anything
-        frame = math.lcm(*self.vq_strides) * self.hop_length
-        window = None if window_seconds is None else max(1, round(window_seconds * self.sampling_rate / frame))
+        frame = self.facts.frame_samples
+        window = None if window_seconds is None else whole_units(window_seconds, self.sampling_rate, frame)
         return decoded_in_pushes(lambda batch: StepDecoder(self, batch=batch, max_frames=window, **options), chunks,
                                  advance)  # fmt: skip
 

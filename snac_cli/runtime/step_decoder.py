@@ -12,6 +12,7 @@ import numpy as np
 
 from snac_cli.errors import UsageError
 from snac_cli.runtime.noise import positional_noise
+from snac_cli.windows import whole_frames, whole_units
 
 if TYPE_CHECKING:
     from snac_cli.runtime.onnx_model import OnnxModel
@@ -39,7 +40,7 @@ class StepDecoder:
         self.strides, self.unit, self.hop = model.vq_strides, model.latent_unit, model.hop_length
         self.frame_steps = math.lcm(*self.strides)
         self.frame_samples = self.frame_steps * self.hop
-        frames = max_frames or max(1, round(STEP_SECONDS * model.sampling_rate / self.frame_samples))
+        frames = max_frames or whole_units(STEP_SECONDS, model.sampling_rate, self.frame_samples)
         self.max_steps = max(self.unit, frames * self.frame_steps // self.unit * self.unit)
         samples = model.step_delay + (self.unit - self.frame_steps) * self.hop  # the delay, and a unit's wait
         self.exact_lookahead_frames = self.lookahead_frames = math.ceil(samples / self.frame_samples)
@@ -59,15 +60,8 @@ class StepDecoder:
 
     def push(self, codes: Sequence[np.ndarray]) -> np.ndarray:
         arrays = [np.asarray(c, dtype=np.int64).reshape(self.batch, -1) for c in codes]
-        if len(arrays) != len(self.strides):
-            raise ValueError(f"codes of {len(self.strides)} scales, not {len(arrays)}")
-        steps = arrays[0].shape[1] * self.strides[0]
-        if any(a.shape[1] * s != steps for a, s in zip(arrays, self.strides, strict=True)):
-            raise ValueError("codes of every scale must cover the same whole frames")
-        if steps % self.frame_steps:
-            raise ValueError("push whole frames")
-        if any(a.size and (a.min() < 0 or a.max() >= self.model.codebook_size) for a in arrays):
-            raise ValueError(f"codes must be in 0..{self.model.codebook_size - 1}")  # the step's lookup would wrap
+        steps = whole_frames(arrays, self.strides)
+        self.model.check_in_codebook(arrays)
         if steps == 0:
             return np.zeros((self.batch, 0), dtype=np.float32)
         self.last = [a[:, -(self.frame_steps // s) :] for a, s in zip(arrays, self.strides, strict=True)]
