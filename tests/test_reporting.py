@@ -124,6 +124,17 @@ def test_a_signal_mid_encode_removes_the_partial_file(tmp_path, tiny, audio_file
     assert not out.exists() and not list(tmp_path.glob(".*.part"))
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_after_the_command_is_reported_keeps_its_exit_code(sig):
+    """Ray's exit handlers run after the summary: a signal then ends the process with the command's status."""
+    script = (
+        "import os, signal, time; from snac_cli.cli import reporting; reporting.exit_on_signals(3);"
+        f" os.kill(os.getpid(), {int(sig)}); time.sleep(30)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == 3 and done.stderr == b"", done.stderr
+
+
 def test_a_closed_output_pipe_ends_snac_quietly(tmp_path, inputs):
     shell = f"{sys.executable} -m snac_cli decode {inputs['SNAC']} - --sample-rate 192000 | head -c 100 > /dev/null"
     result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, timeout=300)

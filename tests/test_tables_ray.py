@@ -127,7 +127,7 @@ def test_a_signal_stops_a_ray_run_as_it_stops_a_local_one(tmp_path, model, clust
         time.sleep(0.05)
     process.send_signal(number)
     _, stderr = process.communicate(timeout=120)
-    if process.returncode != INPUT:  # it had not finished
+    if process.returncode != INPUT:  # stopped before its summary (after it, the run's own code stands)
         assert process.returncode == code and len(stderr.strip().splitlines()) == 1, stderr
     assert [p.name for p in stopped.iterdir() if p.name.startswith(".")] == []  # no half-written part
     assert invoke("encode", data, stopped, *options).exit_code == INPUT

@@ -81,7 +81,7 @@ def finish(code: int | str | None) -> None:
         print(code, file=sys.stderr)
     status = code if isinstance(code, int) else (0 if code is None else 1)
     if "ray" in sys.modules:
-        reporting.exit_on_signals()
+        reporting.exit_on_signals(status)
     if "torch" not in sys.modules or "ray" in sys.modules:
         sys.exit(status)
     for stream in (sys.stdout, sys.stderr):

@@ -43,11 +43,12 @@ def on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def exit_on_signals() -> None:
-    """Once the command is done and reported, a signal ends the process at once with its code: Ray's exit
-    handlers, interrupted by a KeyboardInterrupt, aborted the process (a SIGTERM during their shutdown)."""
+def exit_on_signals(status: int) -> None:
+    """Once the command is done and reported, a signal ends the process at once with the command's own
+    status: its outputs are whole and its summary said, so the code says the same (a SIGTERM during Ray's
+    exit handlers, which a KeyboardInterrupt would interrupt, aborted the process with a stack dump)."""
     for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda signum, frame: os._exit(128 + signum))
+        signal.signal(number, lambda signum, frame: os._exit(status))
 
 
 def install_signal_handlers() -> None:
